@@ -1,0 +1,51 @@
+# Hearth: `make run` sets up (idempotently) and serves; `make test` sets up and runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.hearth-installed
+
+# nothing may reach the internet at run time
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export TOKENIZERS_PARALLELISM := false
+# llama.cpp compiles from source: skip the multimodal part (halves the build)
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+
+.PHONY: setup run test test-fast bench lint format clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
+	@# the CPU build of torch lies on disk; an unpinned torch would pull a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/hearth models prepare
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/hearth serve
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+bench: setup
+	$(BIN)/python -m bench
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean-venv:
+	rm -rf $(VENV)
