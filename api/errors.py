@@ -1,0 +1,152 @@
+"""Every error leaves the API in the OpenAI shape ``{"error": {"message", "type", "param", "code"}}``.
+
+The packages raise their own exception trees (inference.errors, indexing.errors, storage.errors); this
+module maps each to a status code once. API-level problems (auth, bad JSON) are ``ApiError``s.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.logs import request_id_var
+from indexing.errors import EmbeddingBackendError, EmbeddingInputError, IndexingError, UnknownEmbeddingModel
+from inference.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    ContextLengthExceeded,
+    InferenceError,
+    InvalidRequest,
+    ModelNotFound,
+    UpstreamError,
+)
+from storage.errors import DatabaseUnavailable, RedisUnavailable, StorageError
+
+log = logging.getLogger("hearth.api")
+
+
+class ApiError(Exception):
+    """An error decided at the API edge."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = headers
+
+
+def error_body(message: str, type: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def error_response(
+    status: int,
+    message: str,
+    type: str,
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        orjson.dumps(error_body(message, type, code, param)),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def classify(exc: BaseException) -> tuple[int, str, str | None, str | None, str]:
+    """(status, type, code, param, message) for any exception a service may raise."""
+    if isinstance(exc, ApiError):
+        return exc.status_code, exc.type, exc.code, exc.param, exc.message
+    if isinstance(exc, InferenceError):
+        message, param = exc.message, exc.param
+        if isinstance(exc, ContextLengthExceeded):
+            return 400, "invalid_request_error", "context_length_exceeded", param or "messages", message
+        if isinstance(exc, InvalidRequest):
+            return 400, "invalid_request_error", exc.code, param, message
+        if isinstance(exc, ModelNotFound):
+            return 404, "invalid_request_error", "model_not_found", "model", message
+        if isinstance(exc, BackendTimeout):
+            return 504, "server_error", exc.code, None, message
+        if isinstance(exc, BackendUnavailable):
+            return 503, "server_error", exc.code, None, message
+        if isinstance(exc, UpstreamError):
+            return exc.status_code, "server_error", exc.code, None, message
+        return 500, "server_error", exc.code, None, message
+    if isinstance(exc, IndexingError):
+        if isinstance(exc, UnknownEmbeddingModel):
+            return 404, "invalid_request_error", "model_not_found", "model", exc.message
+        if isinstance(exc, EmbeddingInputError):
+            return 400, "invalid_request_error", "invalid_input", exc.param or "input", exc.message
+        if isinstance(exc, EmbeddingBackendError):
+            return 503, "server_error", "embedding_backend_unavailable", None, exc.message
+        return 400, "invalid_request_error", "indexing_error", getattr(exc, "param", None), exc.message
+    if isinstance(exc, StorageError):
+        if isinstance(exc, DatabaseUnavailable | RedisUnavailable):
+            return 503, "server_error", "dependency_unavailable", None, str(exc)
+        return 500, "server_error", "storage_error", None, str(exc)
+    return (
+        500,
+        "server_error",
+        "internal_error",
+        None,
+        "The server had an error while processing your request.",
+    )
+
+
+def sse_error(exc: BaseException) -> bytes:
+    """A failure after a stream started: one SSE error event (the stream then ends with [DONE])."""
+    _, type_, code, param, message = classify(exc)
+    return b"data: " + orjson.dumps(error_body(message, type_, code, param)) + b"\n\n"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handle_known(request: Request, exc: Exception) -> Response:
+        status, type_, code, param, message = classify(exc)
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, message, exc_info=exc)
+            if code == "internal_error":
+                message = f"{message} (request id {request_id_var.get()})"
+        headers = exc.headers if isinstance(exc, ApiError) else None
+        return error_response(status, message, type_, code, param, headers)
+
+    async def handle_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+        param = ".".join(loc) or None
+        message = f"{first.get('msg', 'Invalid request')}" + (f": '{param}'" if param else "")
+        return error_response(400, message, "invalid_request_error", "invalid_request", param)
+
+    async def handle_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        type_ = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"Unknown request URL: {request.method} {request.url.path}"
+        return error_response(exc.status_code, message, type_, code, None, getattr(exc, "headers", None))
+
+    for exc_type in (ApiError, InferenceError, IndexingError, StorageError, Exception):
+        app.add_exception_handler(exc_type, handle_known)
+    app.add_exception_handler(RequestValidationError, handle_validation)
+    app.add_exception_handler(StarletteHTTPException, handle_http)

@@ -1,0 +1,101 @@
+"""POST /v1/chat/completions (OpenAI-compatible; streaming as SSE ending in ``data: [DONE]``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import ValidationError
+
+from api.deps import GatewayDep, PrincipalDep
+from api.errors import ApiError, sse_error
+from api.schemas.chat import ChatCompletionRequest
+from inference.gateway import StreamStats
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+usage_log = logging.getLogger("hearth.usage")
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 in the OpenAI shape."""
+    body = await request.body()
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(
+            400,
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
+            "your "
+            "HTTP library correctly. The OpenAI API expects a JSON payload.)",
+            code="invalid_json",
+        ) from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def validate(schema: type[ChatCompletionRequest], data: dict[str, Any]) -> None:
+    try:
+        schema.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        raise ApiError(
+            400, f"Invalid value for '{param}': {first['msg']}", code="invalid_value", param=param
+        ) from exc
+
+
+@router.post(
+    "/chat/completions",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
+        }
+    },
+    responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
+)
+async def create_chat_completion(request: Request, gateway: GatewayDep, principal: PrincipalDep) -> Response:
+    """Create a chat completion. The request and the answer are the OpenAI API's; the upstream's bytes
+    are passed through. ``stream: true`` answers server-sent events."""
+    payload = await read_json(request)
+    validate(ChatCompletionRequest, payload)
+    chat = gateway.prepare(payload)
+    if not chat.stream:
+        result = await gateway.complete(chat)
+        usage_log.info("usage", extra={"tenant": principal.tenant, "model": chat.group, **result.usage})
+        return Response(result.content, media_type="application/json")
+    events, stats = await gateway.open_stream(chat)
+    return StreamingResponse(
+        _stream(events, stats, principal.tenant, chat.group),
+        media_type="text/event-stream",
+        headers=_SSE_HEADERS,
+    )
+
+
+async def _stream(
+    events: AsyncIterator[bytes], stats: StreamStats, tenant: str, group: str
+) -> AsyncIterator[bytes]:
+    try:
+        async for event in events:
+            yield event
+    except Exception as exc:  # never cut a stream without telling the client why
+        yield sse_error(exc)
+        yield b"data: [DONE]\n\n"
+    finally:
+        usage_log.info(
+            "usage",
+            extra={
+                "tenant": tenant,
+                "model": group,
+                "stream": True,
+                "ttft_ms": round((stats.first_token_s or 0) * 1000, 2),
+                **stats.usage,
+            },
+        )

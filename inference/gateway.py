@@ -1,0 +1,404 @@
+"""The chat gateway: LiteLLM's Router decides, Hearth forwards bytes.
+
+For each request LiteLLM's Router picks the deployment (routing strategy, cooldowns), retries and falls back
+(``num_retries``, ``fallbacks``, ``context_window_fallbacks``) through ``_ageneric_api_call_with_fallbacks``;
+every attempt calls :meth:`ChatGateway._attempt`, which sends the request body to the chosen OpenAI-compatible
+deployment as bytes and raises LiteLLM's exception types on failure (recording the failure for cooldowns).
+LiteLLM's exceptions are translated to inference.errors at this boundary, never further out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import litellm
+import orjson
+from litellm import Router
+
+from inference.catalog import Deployment, ModelCatalog
+from inference.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    ContextLengthExceeded,
+    InferenceError,
+    InvalidRequest,
+    ModelNotFound,
+    UpstreamError,
+)
+from inference.tokens import TokenCounter, check_budget
+from inference.upstream import UpstreamClient, UpstreamReply, UpstreamStream
+
+log = logging.getLogger("hearth.gateway")
+
+ROUTER_KEYS = frozenset(
+    {
+        "routing_strategy",
+        "fallbacks",
+        "context_window_fallbacks",
+        "content_policy_fallbacks",
+        "num_retries",
+        "timeout",
+        "stream_timeout",
+        "allowed_fails",
+        "cooldown_time",
+        "retry_after",
+        "retry_policy",
+        "allowed_fails_policy",
+        "routing_strategy_args",
+        "enable_pre_call_checks",
+    }
+)
+_EVENT_SPLIT = re.compile(rb"\r?\n\r?\n")
+EngineWaiter = Callable[[float], Awaitable[bool]]
+
+
+@dataclass
+class ChatRequest:
+    """A validated chat completion request (OpenAI shape) and what the gateway derived from it."""
+
+    payload: dict[str, Any]
+    group: str
+    prompt_tokens: int
+    stream: bool
+    include_usage: bool
+
+
+@dataclass
+class ChatResult:
+    content: bytes  # the upstream's JSON body, untouched
+    usage: dict[str, int]
+    model: str
+    deployment_id: str
+
+
+@dataclass
+class StreamStats:
+    """Filled while a stream is relayed; read when it ends (usage, time to first token)."""
+
+    usage: dict[str, int] = field(default_factory=dict)
+    deployment_id: str = ""
+    first_token_s: float | None = None
+    error: InferenceError | None = None
+
+
+def build_router(
+    catalog: ModelCatalog, *, num_retries: int, timeout: float, cooldown_s: float, allowed_fails: int
+) -> Router:
+    extra = {k: v for k, v in catalog.router_settings.items() if k in ROUTER_KEYS}
+    unknown = set(catalog.router_settings) - ROUTER_KEYS
+    if unknown:
+        log.warning("ignoring unsupported router_settings keys: %s", sorted(unknown))
+    options: dict[str, Any] = {
+        "num_retries": num_retries,
+        "timeout": timeout,
+        "cooldown_time": cooldown_s,
+        "allowed_fails": allowed_fails,
+        "retry_after": 0,
+        **extra,
+    }
+    return Router(model_list=catalog.litellm_model_list(), **options)
+
+
+def to_inference_error(exc: BaseException, model: str) -> InferenceError:
+    """LiteLLM's exception tree → Hearth's (the one place where this happens)."""
+    if isinstance(exc, InferenceError):
+        return exc
+    message = getattr(exc, "message", None) or str(exc)
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return ContextLengthExceeded(message, param="messages")
+    if isinstance(exc, litellm.BadRequestError | litellm.UnprocessableEntityError):
+        return InvalidRequest(message)
+    if isinstance(exc, litellm.NotFoundError):
+        return UpstreamError(
+            f"the upstream for '{model}' does not know the model: {message}", status_code=502
+        )
+    if isinstance(exc, litellm.Timeout):
+        return BackendTimeout(f"no deployment of '{model}' answered in time: {message}")
+    if isinstance(exc, litellm.RateLimitError):
+        return BackendUnavailable(f"every deployment of '{model}' is rate limited: {message}")
+    if isinstance(exc, litellm.ServiceUnavailableError | litellm.APIConnectionError):
+        return BackendUnavailable(f"no deployment of '{model}' is available: {message}")
+    if isinstance(exc, litellm.AuthenticationError):
+        return UpstreamError(f"the upstream for '{model}' refused Hearth's credentials", status_code=502)
+    if "No deployments available" in message or "cooldown" in message.lower():
+        return BackendUnavailable(f"no deployment of '{model}' is available right now (all cooling down)")
+    return UpstreamError(f"'{model}' failed: {message}")
+
+
+class ChatGateway:
+    """Chat completions over the catalog's deployments."""
+
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        router: Router,
+        upstream: UpstreamClient,
+        counters: Mapping[str, TokenCounter],
+        *,
+        engine_waiter: EngineWaiter | None = None,
+        engine_wait_s: float = 30.0,
+    ) -> None:
+        self.catalog = catalog
+        self._router = router
+        self._upstream = upstream
+        self._counters = counters  # by model group
+        self._engine_waiter = engine_waiter
+        self._engine_wait_s = engine_wait_s
+
+    # -- preparing -------------------------------------------------------------------------------------------
+
+    def prepare(self, payload: dict[str, Any]) -> ChatRequest:
+        """Resolve the model, count the prompt and refuse what cannot fit the model's context."""
+        model = payload["model"]
+        group = self.catalog.resolve(model)
+        if (payload.get("logprobs") or payload.get("top_logprobs")) and any(
+            d.grammar_style == "llama_cpp" for d in self.catalog.deployments_of(group)
+        ):
+            # the embedded engine runs without logits_all (it would cost GBs of RAM): say so, don't 500
+            raise InvalidRequest(f"'{model}' does not support logprobs", param="logprobs")
+        counter = self._counters[group]
+        prompt_tokens = counter.count_messages(payload["messages"])
+        max_tokens = payload.get("max_completion_tokens") or payload.get("max_tokens")
+        check_budget(prompt_tokens, max_tokens, self.catalog.context_window(group))
+        stream = bool(payload.get("stream"))
+        options = payload.get("stream_options") or {}
+        return ChatRequest(
+            payload=payload,
+            group=group,
+            prompt_tokens=prompt_tokens,
+            stream=stream,
+            include_usage=bool(stream and options.get("include_usage")),
+        )
+
+    def count_tokens(self, group: str, text: str) -> int:
+        return self._counters[group].count_text(text)
+
+    @staticmethod
+    def body_for(deployment: Deployment, request: ChatRequest) -> bytes:
+        body = dict(request.payload)
+        body["model"] = deployment.upstream_model
+        if deployment.grammar_style == "llama_cpp":
+            _to_llama_cpp(body)
+        if request.stream:
+            if deployment.stream_usage:
+                body["stream_options"] = {"include_usage": True}
+            else:
+                body.pop("stream_options", None)
+        return orjson.dumps(body)
+
+    # -- calling ---------------------------------------------------------------------------------------------
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        reply = await self._route(request)
+        assert isinstance(reply, UpstreamReply)
+        try:
+            data = orjson.loads(reply.content)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError("the upstream answered with a body that is not JSON") from exc
+        usage = data.get("usage") or {}
+        if not usage:
+            completion = "".join(
+                (choice.get("message") or {}).get("content") or "" for choice in data.get("choices", [])
+            )
+            completion_tokens = self.count_tokens(request.group, completion)
+            usage = _usage(request.prompt_tokens, completion_tokens)
+        return ChatResult(reply.content, usage, str(data.get("model", request.group)), reply.deployment_id)
+
+    async def open_stream(self, request: ChatRequest) -> tuple[AsyncIterator[bytes], StreamStats]:
+        """Start a stream. Errors before the first token raise here (and were retried and failed over by
+        the Router); errors after it become an SSE error event in the returned iterator."""
+        started = time.perf_counter()
+        upstream = await self._route(request)
+        assert isinstance(upstream, UpstreamStream)
+        stats = StreamStats(deployment_id=upstream.deployment_id, first_token_s=time.perf_counter() - started)
+        return self._relay(request, upstream, stats), stats
+
+    async def _route(self, request: ChatRequest) -> UpstreamReply | UpstreamStream:
+        try:
+            return await self._router._ageneric_api_call_with_fallbacks(  # type: ignore[no-any-return]
+                model=request.group,
+                original_function=self._attempt,
+                hearth_request=request,
+            )
+        except InferenceError:
+            raise
+        except Exception as exc:
+            raise to_inference_error(exc, request.payload["model"]) from exc
+
+    async def _attempt(self, **kwargs: Any) -> UpstreamReply | UpstreamStream:
+        """One attempt on the deployment the Router chose."""
+        request: ChatRequest = kwargs["hearth_request"]
+        deployment = self.catalog.by_id(kwargs["model_info"]["id"])
+        started = time.time()
+        try:
+            if deployment.embedded and self._engine_waiter is not None:
+                await self._engine_waiter(self._engine_wait_s)
+            body = self.body_for(deployment, request)
+            if request.stream:
+                return await self._upstream.open_stream(deployment, "/chat/completions", body)
+            return await self._upstream.post(deployment, "/chat/completions", body)
+        except Exception as exc:
+            self._record_failure(kwargs, exc, started)
+            raise
+
+    def _record_failure(self, kwargs: Mapping[str, Any], exc: Exception, started: float) -> None:
+        metadata = kwargs.get("litellm_metadata") or {}
+        model_info = metadata.get("model_info") or kwargs.get("model_info") or {}
+        log.warning("deployment %s failed: %s", model_info.get("id"), getattr(exc, "message", None) or exc)
+        try:
+            self._router.deployment_callback_on_failure(
+                {"exception": exc, "litellm_params": {"model_info": model_info, "metadata": metadata}},
+                None,
+                started,
+                time.time(),
+            )
+        except Exception:  # cooldown bookkeeping must never hide the real error
+            log.exception("could not record the failure for cooldowns")
+
+    async def _relay(
+        self, request: ChatRequest, upstream: UpstreamStream, stats: StreamStats
+    ) -> AsyncIterator[bytes]:
+        """Relay SSE events as they come; add the usage chunk the upstream cannot send."""
+        buffer = upstream.first
+        content_parts: list[str] = []
+        last_chunk: dict[str, Any] = {}
+        done = False
+        try:
+            async for piece in _chain(upstream):
+                buffer += piece
+                *events, buffer = _EVENT_SPLIT.split(buffer)
+                for event in events:
+                    out = self._on_event(event, request, stats, content_parts, last_chunk)
+                    if out is _DONE:
+                        done = True
+                        break
+                    if out:
+                        yield out
+                if done:
+                    break
+            if not done and buffer.strip():
+                out = self._on_event(buffer, request, stats, content_parts, last_chunk)
+                done = out is _DONE
+                if out and out is not _DONE:
+                    yield out
+        except Exception as exc:  # the upstream died mid-stream
+            log.warning("stream from %s broke: %s", upstream.deployment_id, exc)
+        finally:
+            await upstream.aclose()
+        if not stats.usage:
+            completion_tokens = self.count_tokens(request.group, "".join(content_parts))
+            stats.usage = _usage(request.prompt_tokens, completion_tokens)
+            if done and request.include_usage:
+                yield _sse(_usage_chunk(last_chunk, stats.usage))
+        if not done:
+            stats.error = BackendUnavailable("the model server stopped in the middle of the answer")
+            yield _sse(
+                {
+                    "error": {
+                        "message": stats.error.message,
+                        "type": "server_error",
+                        "param": None,
+                        "code": stats.error.code,
+                    }
+                }
+            )
+        yield b"data: [DONE]\n\n"
+
+    def _on_event(
+        self,
+        event: bytes,
+        request: ChatRequest,
+        stats: StreamStats,
+        content_parts: list[str],
+        last_chunk: dict[str, Any],
+    ) -> bytes | object | None:
+        data = b"".join(line[5:].lstrip() for line in event.splitlines() if line.startswith(b"data:"))
+        if not data:
+            return None  # comments and keep-alives
+        if data == b"[DONE]":
+            return _DONE
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return b"data: " + data + b"\n\n"
+        if isinstance(chunk, dict):
+            usage = chunk.get("usage")
+            if usage:
+                stats.usage = usage
+                if not chunk.get("choices"):
+                    # the usage-only chunk Hearth asked for; the client gets it only if it asked too
+                    return b"data: " + data + b"\n\n" if request.include_usage else None
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
+                if text:
+                    content_parts.append(text)
+            if not last_chunk:
+                last_chunk.update({k: chunk.get(k) for k in ("id", "created", "model", "system_fingerprint")})
+        return b"data: " + data + b"\n\n"
+
+
+_DONE = object()
+
+
+async def _chain(upstream: UpstreamStream) -> AsyncIterator[bytes]:
+    async for piece in upstream.rest:
+        yield piece
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def _usage_chunk(template: Mapping[str, Any], usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": template.get("id") or "chatcmpl-hearth",
+        "object": "chat.completion.chunk",
+        "created": template.get("created") or int(time.time()),
+        "model": template.get("model") or "",
+        "choices": [],
+        "usage": usage,
+    }
+
+
+def _sse(data: Mapping[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def _to_llama_cpp(body: dict[str, Any]) -> None:
+    """llama_cpp.server takes ``{"type": "json_object", "schema": ...}``, ``max_tokens`` only, and message
+    content as a string (a list of parts answers 500 there)."""
+    messages = body.get("messages")
+    if any(isinstance(m.get("content"), list) for m in messages or ()):
+        body["messages"] = [
+            {**m, "content": "".join(p.get("text") or "" for p in m["content"] if p.get("type") == "text")}
+            if isinstance(m.get("content"), list)
+            else m
+            for m in messages
+        ]
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        body["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
+    if "max_completion_tokens" in body:
+        body["max_tokens"] = body.pop("max_completion_tokens")
+
+
+__all__ = [
+    "ChatGateway",
+    "ChatRequest",
+    "ChatResult",
+    "ModelNotFound",
+    "StreamStats",
+    "build_router",
+    "to_inference_error",
+]
