@@ -36,6 +36,7 @@ test-fast: setup
 	$(BIN)/pytest -m "not slow"
 
 bench: setup
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 lint: setup

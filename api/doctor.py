@@ -147,7 +147,7 @@ def _check_embedders(settings: Settings) -> list[Check]:
         for name in service.names():
             try:
                 embedder = service.get(name)
-                embedder.load()  # type: ignore[attr-defined]
+                embedder.load()
                 results.append(Check(f"embedder {name}", "ok", f"{embedder.dimensions} dimensions"))
             except Exception as exc:
                 results.append(Check(f"embedder {name}", "fail", str(exc)))

@@ -220,7 +220,7 @@ class ChatGateway:
 
     async def _route(self, request: ChatRequest) -> UpstreamReply | UpstreamStream:
         try:
-            return await self._router._ageneric_api_call_with_fallbacks(  # type: ignore[no-any-return]
+            return await self._router._ageneric_api_call_with_fallbacks(
                 model=request.group,
                 original_function=self._attempt,
                 hearth_request=request,
@@ -277,14 +277,14 @@ class ChatGateway:
                     if out is _DONE:
                         done = True
                         break
-                    if out:
+                    if out is not None:
                         yield out
                 if done:
                     break
             if not done and buffer.strip():
                 out = self._on_event(buffer, request, stats, content_parts, last_chunk)
                 done = out is _DONE
-                if out and out is not _DONE:
+                if out is not None and out is not _DONE:
                     yield out
         except Exception as exc:  # the upstream died mid-stream
             log.warning("stream from %s broke: %s", upstream.deployment_id, exc)
@@ -307,7 +307,7 @@ class ChatGateway:
                     }
                 }
             )
-        yield b"data: [DONE]\n\n"
+        yield _DONE
 
     def _on_event(
         self,
@@ -316,7 +316,7 @@ class ChatGateway:
         stats: StreamStats,
         content_parts: list[str],
         last_chunk: dict[str, Any],
-    ) -> bytes | object | None:
+    ) -> bytes | None:
         data = b"".join(line[5:].lstrip() for line in event.splitlines() if line.startswith(b"data:"))
         if not data:
             return None  # comments and keep-alives
@@ -343,7 +343,7 @@ class ChatGateway:
         return b"data: " + data + b"\n\n"
 
 
-_DONE = object()
+_DONE = b"data: [DONE]\n\n"  # returned (this very object) by _on_event at the end of the stream
 
 
 async def _chain(upstream: UpstreamStream) -> AsyncIterator[bytes]:
@@ -377,8 +377,8 @@ def _sse(data: Mapping[str, Any]) -> bytes:
 def _to_llama_cpp(body: dict[str, Any]) -> None:
     """llama_cpp.server takes ``{"type": "json_object", "schema": ...}``, ``max_tokens`` only, and message
     content as a string (a list of parts answers 500 there)."""
-    messages = body.get("messages")
-    if any(isinstance(m.get("content"), list) for m in messages or ()):
+    messages = body.get("messages") or []
+    if any(isinstance(m.get("content"), list) for m in messages):
         body["messages"] = [
             {**m, "content": "".join(p.get("text") or "" for p in m["content"] if p.get("type") == "text")}
             if isinstance(m.get("content"), list)

@@ -1,4 +1,4 @@
-"""Nothing reaches the internet at run time: the whole server runs in a network namespace with only loopback."""
+"""Nothing reaches the internet at run time: the server runs in a network namespace with only loopback."""
 
 from __future__ import annotations
 
