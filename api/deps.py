@@ -12,7 +12,7 @@ from indexing.embedding_service import EmbeddingService
 from inference.gateway import ChatGateway
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -29,14 +29,14 @@ async def get_principal(request: Request, container: ContainerDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_gateway(container: ContainerDep) -> ChatGateway:
+async def get_gateway(container: ContainerDep) -> ChatGateway:
     return container.gateway
 
 
 GatewayDep = Annotated[ChatGateway, Depends(get_gateway)]
 
 
-def get_embeddings(container: ContainerDep) -> EmbeddingService:
+async def get_embeddings(container: ContainerDep) -> EmbeddingService:
     return container.embeddings
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 InputType = Literal["query", "passage"]
 
 E5_MAX_TOKENS = 512
+CPU_ENCODE_BATCH = 4
 
 
 class Embedder(Protocol):
@@ -201,15 +202,25 @@ class SentenceTransformerEmbedder:
     ``input_type`` selects the model's ``query``/``passage`` (or ``document``) prompt where its config
     defines a non-empty one, and is ignored otherwise. Inputs are truncated at the model's max_seq_length.
     ``num_threads`` is passed to ``torch.set_num_threads`` (process-wide) when the model loads.
+    ``encode_batch_size`` is the size of the padded forward passes inside one :meth:`embed` call (texts are
+    sorted by length first): on CPU small ones win, as padding costs more than the per-pass overhead
+    (64 mixed passages, MiniLM on one thread: ~1,200 tokens/s in one pass of 64, ~2,300 in passes of 4).
     """
 
     def __init__(
-        self, path: str | Path, name: str, device: str = "cpu", *, num_threads: int | None = None
+        self,
+        path: str | Path,
+        name: str,
+        device: str = "cpu",
+        *,
+        num_threads: int | None = None,
+        encode_batch_size: int | None = None,
     ) -> None:
         self._path = Path(path)
         self._name = name
         self._device = device
         self._num_threads = num_threads
+        self._encode_batch_size = encode_batch_size or (CPU_ENCODE_BATCH if device == "cpu" else 32)
         self._model: Any = None
         self._dimensions = 0
         self._lock = threading.Lock()
@@ -280,7 +291,7 @@ class SentenceTransformerEmbedder:
             vectors = model.encode(
                 [utf8_safe(text) for text in texts],
                 prompt=prompt or None,
-                batch_size=max(1, len(texts)),
+                batch_size=self._encode_batch_size,
                 convert_to_numpy=True,
                 normalize_embeddings=True,
                 show_progress_bar=False,

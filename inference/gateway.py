@@ -1,10 +1,12 @@
 """The chat gateway: LiteLLM's Router decides, Hearth forwards bytes.
 
-For each request LiteLLM's Router picks the deployment (routing strategy, cooldowns), retries and falls back
-(``num_retries``, ``fallbacks``, ``context_window_fallbacks``) through ``_ageneric_api_call_with_fallbacks``;
-every attempt calls :meth:`ChatGateway._attempt`, which sends the request body to the chosen OpenAI-compatible
-deployment as bytes and raises LiteLLM's exception types on failure (recording the failure for cooldowns).
-LiteLLM's exceptions are translated to inference.errors at this boundary, never further out.
+For each request LiteLLM's Router picks the deployment (routing strategy, cooldowns), decides whether a
+failure is retried and which group to fall back to (``num_retries``, ``fallbacks``,
+``context_window_fallbacks``), and cools failing deployments down. Every attempt (``_attempt``) sends the
+request body to the chosen OpenAI-compatible deployment as bytes; upstream failures arrive as LiteLLM's own
+exception types so its rules apply to them unchanged. LiteLLM's ``_ageneric_api_call_with_fallbacks`` would
+run the same loop, but its per-call bookkeeping (usage accounting with deep copies, context compaction)
+costs about a millisecond of CPU per request, which on two cores the engine pays for.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import litellm
 import orjson
 from litellm import Router
+from litellm.router_utils.fallback_event_handlers import get_fallback_model_group
 
 from inference.catalog import Deployment, ModelCatalog
 from inference.errors import (
@@ -219,43 +222,101 @@ class ChatGateway:
         return self._relay(request, upstream, stats), stats
 
     async def _route(self, request: ChatRequest) -> UpstreamReply | UpstreamStream:
+        """Try the request's model group, then LiteLLM's fallback groups, until one deployment answers.
+
+        LiteLLM makes every decision: which deployment (``async_get_available_deployment``, which skips
+        deployments in cooldown), whether an error is worth retrying (``should_retry_this_error``), when a
+        deployment is cooled down (``deployment_callback_on_failure``) and which group to fall back to
+        (``get_fallback_model_group`` over ``fallbacks`` / ``context_window_fallbacks``). Hearth only runs the
+        loop, without LiteLLM's per-call bookkeeping (usage tracking, response objects) on the hot path.
+        """
+        router = self._router
+        last: Exception | None = None
+        tried: set[str] = set()
+        group: str | None = request.group
+        while group is not None and group not in tried:
+            tried.add(group)
+            for _ in range(max(0, int(router.num_retries or 0)) + 1):
+                try:
+                    chosen = await router.async_get_available_deployment(model=group, request_kwargs={})
+                except Exception as exc:  # nothing available in this group (all cooling down)
+                    last = exc
+                    break
+                deployment = self.catalog.by_id(chosen["model_info"]["id"])
+                try:
+                    return await self._attempt(deployment, request)
+                except Exception as exc:
+                    last = exc
+                    self._record_failure(deployment, group, exc)
+                    if not await self._should_retry(group, exc):
+                        break
+            if last is None:
+                break
+            group = self._fallback_for(group, last)
+        assert last is not None
+        raise to_inference_error(last, request.payload["model"]) from last
+
+    async def _should_retry(self, group: str, exc: Exception) -> bool:
+        router = self._router
+        healthy, every = await router._async_get_healthy_deployments(model=group, parent_otel_span=None)
         try:
-            return await self._router._ageneric_api_call_with_fallbacks(
-                model=request.group,
-                original_function=self._attempt,
-                hearth_request=request,
+            return bool(
+                router.should_retry_this_error(
+                    error=exc,
+                    healthy_deployments=healthy,
+                    all_deployments=every,
+                    context_window_fallbacks=router.context_window_fallbacks,
+                    regular_fallbacks=router.fallbacks,
+                )
             )
-        except InferenceError:
-            raise
-        except Exception as exc:
-            raise to_inference_error(exc, request.payload["model"]) from exc
+        except Exception:
+            return False
 
-    async def _attempt(self, **kwargs: Any) -> UpstreamReply | UpstreamStream:
+    def _fallback_for(self, group: str, exc: Exception) -> str | None:
+        """The next model group LiteLLM's fallback rules name for this failure, if any."""
+        if isinstance(exc, litellm.ContextWindowExceededError):
+            rules = self._router.context_window_fallbacks
+        elif isinstance(exc, litellm.BadRequestError | litellm.AuthenticationError | litellm.NotFoundError):
+            return None  # the request itself is wrong: another model would not fix it
+        else:
+            rules = self._router.fallbacks
+        if not rules:
+            return None
+        chain, _ = get_fallback_model_group(fallbacks=list(rules), model_group=group)
+        for candidate in chain or ():
+            if candidate != group and candidate in self.catalog.groups:
+                return str(candidate)
+        return None
+
+    async def _attempt(self, deployment: Deployment, request: ChatRequest) -> UpstreamReply | UpstreamStream:
         """One attempt on the deployment the Router chose."""
-        request: ChatRequest = kwargs["hearth_request"]
-        deployment = self.catalog.by_id(kwargs["model_info"]["id"])
-        started = time.time()
-        try:
-            if deployment.embedded and self._engine_waiter is not None:
+        if deployment.embedded and self._engine_waiter is not None:
+            try:
                 await self._engine_waiter(self._engine_wait_s)
-            body = self.body_for(deployment, request)
-            if request.stream:
-                return await self._upstream.open_stream(deployment, "/chat/completions", body)
-            return await self._upstream.post(deployment, "/chat/completions", body)
-        except Exception as exc:
-            self._record_failure(kwargs, exc, started)
-            raise
+            except InferenceError as exc:  # a deployment failure like any other: cooldown, retry, fallback
+                raise litellm.ServiceUnavailableError(
+                    message=exc.message, model=deployment.upstream_model, llm_provider=deployment.provider
+                ) from exc
+        body = self.body_for(deployment, request)
+        if request.stream:
+            return await self._upstream.open_stream(deployment, "/chat/completions", body)
+        return await self._upstream.post(deployment, "/chat/completions", body)
 
-    def _record_failure(self, kwargs: Mapping[str, Any], exc: Exception, started: float) -> None:
-        metadata = kwargs.get("litellm_metadata") or {}
-        model_info = metadata.get("model_info") or kwargs.get("model_info") or {}
-        log.warning("deployment %s failed: %s", model_info.get("id"), getattr(exc, "message", None) or exc)
+    def _record_failure(self, deployment: Deployment, group: str, exc: Exception) -> None:
+        log.warning("deployment %s failed: %s", deployment.id, getattr(exc, "message", None) or exc)
+        now = time.time()
         try:
             self._router.deployment_callback_on_failure(
-                {"exception": exc, "litellm_params": {"model_info": model_info, "metadata": metadata}},
+                {
+                    "exception": exc,
+                    "litellm_params": {
+                        "model_info": {"id": deployment.id},
+                        "metadata": {"model_group": group},
+                    },
+                },
                 None,
-                started,
-                time.time(),
+                now,
+                now,
             )
         except Exception:  # cooldown bookkeeping must never hide the real error
             log.exception("could not record the failure for cooldowns")
