@@ -171,7 +171,7 @@ async def build_container(settings: Settings) -> Container:
             engine=engine,
             catalog=catalog,
             gateway=gateway,
-            embeddings=EmbeddingService(settings.embeddings),
+            embeddings=EmbeddingService(settings.embeddings, environ=os.environ),
             http=http,
             auth=Authenticator(
                 env_keys=settings.api_keys,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import socket
 from dataclasses import dataclass
 from typing import Literal
@@ -141,7 +142,7 @@ async def _check_deployments(settings: Settings) -> list[Check]:
 def _check_embedders(settings: Settings) -> list[Check]:
     from indexing.embedding_service import EmbeddingService
 
-    service = EmbeddingService(settings.embeddings)
+    service = EmbeddingService(settings.embeddings, environ=os.environ)
     results = []
     try:
         for name in service.names():

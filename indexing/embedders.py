@@ -254,8 +254,11 @@ class SentenceTransformerEmbedder:
             )
         try:
             import torch
+            import transformers
             from sentence_transformers import SentenceTransformer
 
+            # a tqdm bar on stderr would break the JSON log stream and the CLI's one-line output
+            transformers.utils.logging.disable_progress_bar()
             if self._num_threads:
                 torch.set_num_threads(self._num_threads)
             model = SentenceTransformer(str(self._path), device=self._device, local_files_only=True)

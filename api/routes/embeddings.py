@@ -7,7 +7,6 @@ import base64
 from fastapi import APIRouter
 
 from api.deps import EmbeddingServiceDep, PrincipalDep
-from api.errors import ApiError
 from api.schemas.embeddings import EmbeddingData, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -19,15 +18,7 @@ async def create_embeddings(
 ) -> EmbeddingResponse:
     """Embed a string or a list of strings. ``model`` defaults to the configured default embedder."""
     model = body.model or service.default_name
-    result = await service.embed(model, body.input, input_type=body.input_type)
-    if body.dimensions is not None and body.dimensions != result.dimensions:
-        raise ApiError(
-            400,
-            f"'{model}' produces {result.dimensions}-dimensional embeddings; "
-            f"dimensions={body.dimensions} is not supported",
-            code="invalid_value",
-            param="dimensions",
-        )
+    result = await service.embed(model, body.input, input_type=body.input_type, dimensions=body.dimensions)
     if body.encoding_format == "base64":
         data = [
             EmbeddingData(index=i, embedding=base64.b64encode(vector.astype("<f4").tobytes()).decode())

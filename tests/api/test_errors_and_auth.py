@@ -103,6 +103,8 @@ def test_bad_embedding_input(hearth: ServerProcess) -> None:
     _assert_openai_error(_post(hearth, "/embeddings", json.dumps({"input": []})), 400)
     _assert_openai_error(_post(hearth, "/embeddings", json.dumps({"input": [""]})), 400)
     _assert_openai_error(_post(hearth, "/embeddings", json.dumps({"model": "all-minilm-l6-v2"})), 400)
+    error = _assert_openai_error(_post(hearth, "/embeddings", json.dumps({"input": "x", "dimensions": 64})), 400)
+    assert error["param"] == "dimensions"
 
 
 def test_unknown_route_is_openai_shaped(hearth: ServerProcess) -> None:
