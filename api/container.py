@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from api.security import Authenticator
 from configs.settings import Settings
 from indexing.embedding_service import EmbeddingService
@@ -44,7 +42,7 @@ class Container:
     catalog: ModelCatalog
     gateway: ChatGateway
     embeddings: EmbeddingService
-    http: httpx.AsyncClient
+    upstream: UpstreamClient
     auth: Authenticator
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -58,7 +56,7 @@ class Container:
         if self.engine is not None:
             await self.engine.stop()
         self.embeddings.close()
-        await self.http.aclose()
+        await self.upstream.aclose()
         await self.redis.stop()
         self.db_engine.dispose()
 
@@ -137,11 +135,11 @@ async def build_container(settings: Settings) -> Container:
             await asyncio.to_thread(counters[group].count_messages, [{"role": "user", "content": "warm up"}])
 
         gw = settings.gateway
-        http = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=gw.max_connections, max_keepalive_connections=gw.max_connections
-            ),
-            timeout=httpx.Timeout(gw.request_timeout_s, connect=gw.connect_timeout_s),
+        upstream = UpstreamClient(
+            request_timeout_s=gw.request_timeout_s,
+            first_token_timeout_s=gw.first_token_timeout_s,
+            connect_timeout_s=gw.connect_timeout_s,
+            max_connections=gw.max_connections,
         )
         router = build_router(
             catalog,
@@ -153,12 +151,7 @@ async def build_container(settings: Settings) -> Container:
         gateway = ChatGateway(
             catalog,
             router,
-            UpstreamClient(
-                http,
-                request_timeout_s=gw.request_timeout_s,
-                first_token_timeout_s=gw.first_token_timeout_s,
-                connect_timeout_s=gw.connect_timeout_s,
-            ),
+            upstream,
             counters,
             engine_waiter=engine_waiter(engine) if engine is not None else None,
             engine_wait_s=min(settings.engine.startup_timeout_s, gw.request_timeout_s),
@@ -172,7 +165,7 @@ async def build_container(settings: Settings) -> Container:
             catalog=catalog,
             gateway=gateway,
             embeddings=EmbeddingService(settings.embeddings, environ=os.environ),
-            http=http,
+            upstream=upstream,
             auth=Authenticator(
                 env_keys=settings.api_keys,
                 admin_keys=settings.auth.admin_keys,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import json
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -231,6 +232,12 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
+        if self._model is None:  # answer from the folder's config without loading the model
+            try:
+                config = json.loads((self._path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+                return int(config["max_seq_length"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
         return int(self._loaded().max_seq_length)
 
     @property

@@ -103,7 +103,9 @@ def test_bad_embedding_input(hearth: ServerProcess) -> None:
     _assert_openai_error(_post(hearth, "/embeddings", json.dumps({"input": []})), 400)
     _assert_openai_error(_post(hearth, "/embeddings", json.dumps({"input": [""]})), 400)
     _assert_openai_error(_post(hearth, "/embeddings", json.dumps({"model": "all-minilm-l6-v2"})), 400)
-    error = _assert_openai_error(_post(hearth, "/embeddings", json.dumps({"input": "x", "dimensions": 64})), 400)
+    error = _assert_openai_error(
+        _post(hearth, "/embeddings", json.dumps({"input": "x", "dimensions": 64})), 400
+    )
     assert error["param"] == "dimensions"
 
 
