@@ -288,7 +288,7 @@ async def engine_section(tmp: Path) -> dict[str, Any]:
         rounds = 2 if QUICK else 5
         results: dict[str, list[dict[str, float]]] = {n: [] for n in targets}
         async with httpx.AsyncClient(timeout=300) as client:
-            for name, (url, headers, model) in targets.items():  # warm-up (prompt cache, page cache)
+            for url, headers, model in targets.values():  # warm-up (prompt cache, page cache)
                 await _stream_tokens(client, url, headers, model, prompt)
             for i in range(rounds):
                 # ABBA order, so slow drifts of the shared machine hit both paths alike
