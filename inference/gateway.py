@@ -11,6 +11,7 @@ costs about a millisecond of CPU per request, which on two cores the engine pays
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -34,7 +35,7 @@ from inference.errors import (
     UpstreamError,
 )
 from inference.tokens import TokenCounter, check_budget
-from inference.upstream import UpstreamClient, UpstreamReply, UpstreamStream
+from inference.upstream import UpstreamClient, UpstreamReply, UpstreamStream, UpstreamUnreachable
 
 log = logging.getLogger("hearth.gateway")
 
@@ -56,6 +57,7 @@ ROUTER_KEYS = frozenset(
         "enable_pre_call_checks",
     }
 )
+ENGINE_EXIT_GRACE_S = 0.3
 _EVENT_SPLIT = re.compile(rb"\r?\n\r?\n")
 EngineWaiter = Callable[[float], Awaitable[bool]]
 
@@ -290,14 +292,30 @@ class ChatGateway:
 
     async def _attempt(self, deployment: Deployment, request: ChatRequest) -> UpstreamReply | UpstreamStream:
         """One attempt on the deployment the Router chose."""
-        if deployment.embedded and self._engine_waiter is not None:
+        body = self.body_for(deployment, request)
+        if not deployment.embedded or self._engine_waiter is None:
+            return await self._send(deployment, request, body)
+        # The embedded engine has a supervisor that knows better than a cooldown timer: while it (re)starts,
+        # wait for it; if the connection is refused because it just died, wait for the restart and try again.
+        for attempt in range(2):
             try:
                 await self._engine_waiter(self._engine_wait_s)
             except InferenceError as exc:  # a deployment failure like any other: cooldown, retry, fallback
                 raise litellm.ServiceUnavailableError(
                     message=exc.message, model=deployment.upstream_model, llm_provider=deployment.provider
                 ) from exc
-        body = self.body_for(deployment, request)
+            try:
+                return await self._send(deployment, request, body)
+            except UpstreamUnreachable:
+                if attempt:
+                    raise
+                log.warning("the embedded engine refused the connection; waiting for its supervisor")
+                await asyncio.sleep(ENGINE_EXIT_GRACE_S)  # let the supervisor see the exit
+        raise AssertionError("unreachable")
+
+    async def _send(
+        self, deployment: Deployment, request: ChatRequest, body: bytes
+    ) -> UpstreamReply | UpstreamStream:
         if request.stream:
             return await self._upstream.open_stream(deployment, "/chat/completions", body)
         return await self._upstream.post(deployment, "/chat/completions", body)

@@ -79,13 +79,17 @@ def map_status_error(deployment: Deployment, status: int, content: bytes) -> Exc
     return litellm.InternalServerError(message=f"upstream answered {status}: {message}", **kwargs)
 
 
+class UpstreamUnreachable(litellm.ServiceUnavailableError):
+    """The connection was refused or dropped: the server is down (not merely slow or failing)."""
+
+
 def map_transport_error(deployment: Deployment, exc: BaseException) -> Exception:
     kwargs: dict[str, Any] = {"model": deployment.upstream_model, "llm_provider": deployment.provider}
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return litellm.Timeout(message=f"{deployment.api_base} did not answer in time", **kwargs)
     # A refused or dropped connection means the deployment is down: a 503 lets the Router cool it down
     # (LiteLLM never cools down on its own APIConnectionError).
-    return litellm.ServiceUnavailableError(
+    return UpstreamUnreachable(
         message=f"{deployment.api_base} is unreachable: {type(exc).__name__}: {exc}", **kwargs
     )
 
