@@ -112,6 +112,37 @@ class EmbeddingSettings(BaseModel):
     preload: bool = False
 
 
+class QdrantSettings(BaseModel):
+    """The vector store: embedded under HEARTH_DATA_DIR by default, a Qdrant server when ``url`` is set."""
+
+    url: str | None = None  # e.g. http://qdrant:6333 (compose); None = the embedded store
+    api_key: str | None = None
+    timeout_s: float = 10.0
+    prefix: str = "hearth"  # server collections are named <prefix>_<collection id>
+
+
+class IngestionSettings(BaseModel):
+    max_file_mb: float = 50.0
+    chunk_tokens: int = 256  # chunk size in tokens of the collection's embedder
+    chunk_overlap_tokens: int = 32
+    # uploads larger than this are ingested in the background (202 + progress on GET)
+    background_over_kb: int = 512
+    embed_batch: int = 32
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = 5
+    candidates: int = 40  # per retriever, before fusion
+    # reciprocal rank fusion: weights of the dense and sparse rankings, per language ("default" otherwise)
+    rrf_k: int = 60
+    fusion_weights: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"ko": (0.3, 1.0), "default": (1.0, 1.0)}
+    )
+    # a passage must reach this dense cosine similarity or rank in the sparse top hits to count as relevant
+    min_dense_score: float = 0.80
+    min_sparse_score: float = 0.0
+
+
 class AuthSettings(BaseModel):
     # keys that may call the admin endpoints (comma-separated in HEARTH_AUTH__ADMIN_KEYS)
     admin_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -150,6 +181,9 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @field_validator("profiles", "api_keys", mode="before")
