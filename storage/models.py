@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import Base, UTCDateTime, utcnow
@@ -42,3 +53,61 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+DOCUMENT_STATES = ("queued", "indexing", "indexed", "failed")
+
+
+class Collection(Base):
+    """A tenant's document collection; its chunks live in the vector store under ``store_name``."""
+
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("tenant", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text())
+    embedder: Mapped[str] = mapped_column(String(200))
+    store_name: Mapped[str] = mapped_column(String(100), unique=True)
+    # bumped on every ingest or delete: what depends on the collection's content keys on it
+    content_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Document(Base):
+    """A document in a collection, identified by the sha256 of its bytes."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "document_id"),
+        CheckConstraint("status IN ('queued', 'indexing', 'indexed', 'failed')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChatTurn(Base):
+    """One message of a RAG conversation (session memory), per tenant and session."""
+
+    __tablename__ = "chat_turns"
+    __table_args__ = (Index("ix_chat_turns_session", "tenant", "session_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -84,8 +84,8 @@ def test_sqlite_engine_creates_the_directory_and_sets_wal_and_foreign_keys(tmp_p
 
 def test_migrate_brings_an_empty_database_to_head(engine: Engine) -> None:
     assert current_revision(engine) is None
-    assert migrate(engine) == head_revision() == "0001"
-    assert current_revision(engine) == "0001"
+    assert migrate(engine) == head_revision() == "0002"
+    assert current_revision(engine) == "0002"
     assert "api_keys" in inspect(engine).get_table_names()
 
 
@@ -96,15 +96,15 @@ def test_migrate_twice_is_a_noop(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
     assert store.verify(plaintext) == store.get(record.id)
 
 
 def test_migrate_accepts_a_url(db_url: str) -> None:
-    assert migrate(db_url) == "0001"
+    assert migrate(db_url) == head_revision()
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
 
@@ -127,7 +127,7 @@ def test_concurrent_migrations_from_threads_are_serialized(db_url: str) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert results == ["0001"] * 4
+    assert results == [head_revision()] * 4
     _assert_single_head(db_url)
 
 
@@ -147,7 +147,7 @@ def test_concurrent_migrations_from_processes_are_serialized(db_url: str) -> Non
     outputs = [process.communicate(timeout=120) for process in processes]
     for process, (out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err
-        assert out.strip() == "0001"
+        assert out.strip() == head_revision()
     _assert_single_head(db_url)
 
 
@@ -155,7 +155,7 @@ def _assert_single_head(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
         assert "api_keys" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
@@ -174,7 +174,7 @@ def test_downgrade_to_base_and_upgrade_again(migrated_engine: Engine) -> None:
     assert "api_keys" not in inspect(migrated_engine).get_table_names()
     assert current_revision(migrated_engine) is None
     migrate(migrated_engine)
-    assert current_revision(migrated_engine) == "0001"
+    assert current_revision(migrated_engine) == head_revision()
 
 
 def test_ping_answers(engine: Engine) -> None:
