@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api.container import build_container
 from api.errors import install_error_handlers
 from api.logs import RequestLogMiddleware, configure_logging
-from api.routes import chat, embeddings, health, models
+from api.routes import chat, collections, embeddings, health, models, rag
 from configs.settings import Settings, load_settings
 
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, models, chat, embeddings):
+    for module in (health, models, chat, embeddings, collections, rag):
         app.include_router(module.router)
     app.add_middleware(
         RequestLogMiddleware,

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -71,6 +72,81 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=15,
     )
+
+
+@app.command()
+@one_line_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (PDF, TXT, Markdown, HTML, DOCX)")],
+    collection: Annotated[str, typer.Option(help="Collection to add to (created when missing)")],
+    url: Annotated[str | None, typer.Option(help="Server URL (default: from settings or HEARTH_URL)")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="API key (default: HEARTH_API_KEY or data/dev-api-key)")
+    ] = None,
+) -> None:
+    """Upload documents into a collection of the running server, with a progress bar and a summary."""
+    import httpx
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from api.client_cli import CliError, api_key, expand, server_url
+    from api.client_cli import ingest as run_ingest
+
+    settings = _settings()
+    files = expand(paths)
+    headers = {"authorization": f"Bearer {api_key(settings, key)}"}
+    with httpx.Client(base_url=server_url(settings, url), headers=headers, timeout=600) as client:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            disable=not sys.stderr.isatty(),
+        ) as progress:
+            task = progress.add_task(f"ingesting into {collection}", total=len(files))
+            try:
+                summary = run_ingest(client, collection, files, lambda: progress.advance(task))
+            except httpx.HTTPError as exc:
+                raise CliError(f"the server does not answer ({exc}): is `hearth serve` running?") from exc
+    typer.echo(
+        f"{summary.indexed} indexed, {summary.duplicates} already there, {len(summary.failed)} failed; "
+        f"{summary.chunks} chunks from {summary.pages} pages in {summary.seconds:.1f}s"
+    )
+    for path, reason in summary.failed:
+        typer.echo(f"  failed: {path}: {reason}", err=True)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@one_line_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question")],
+    collection: Annotated[str | None, typer.Option(help="Collection to answer from")] = None,
+    assistant: Annotated[str | None, typer.Option(help="Ask an assistant instead (e.g. tax-kr)")] = None,
+    session: Annotated[str | None, typer.Option(help="Continue a conversation")] = None,
+    url: Annotated[str | None, typer.Option(help="Server URL")] = None,
+    key: Annotated[str | None, typer.Option(help="API key")] = None,
+) -> None:
+    """Ask a question; prints the answer and its citations."""
+    import httpx
+
+    from api.client_cli import CliError, api_key, print_answer, server_url
+
+    if not collection and not assistant:
+        raise CliError("give --collection NAME or --assistant NAME")
+    settings = _settings()
+    body: dict[str, Any] = {"question": question}
+    if session:
+        body["session_id"] = session
+    path = f"/v1/assistants/{assistant}/ask" if assistant else f"/v1/collections/{collection}/query"
+    headers = {"authorization": f"Bearer {api_key(settings, key)}"}
+    try:
+        response = httpx.post(server_url(settings, url) + path, json=body, headers=headers, timeout=600)
+    except httpx.HTTPError as exc:
+        raise CliError(f"the server does not answer ({exc}): is `hearth serve` running?") from exc
+    if response.status_code != 200:
+        raise CliError(response.json().get("error", {}).get("message", response.text))
+    print_answer(response.json())
 
 
 @models_app.command("prepare")

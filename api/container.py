@@ -17,7 +17,12 @@ from typing import Any
 
 from api.security import Authenticator
 from configs.settings import Settings
+from indexing.answers import AnswerService
+from indexing.assistants import AssistantSpec, PromptLibrary, load_assistants
+from indexing.collections import CollectionService
 from indexing.embedding_service import EmbeddingService
+from indexing.sparse import SparseEncoder
+from indexing.vector_store import VectorStore, make_vector_store
 from inference.catalog import ModelCatalog, load_catalog
 from inference.engine import EngineSupervisor
 from inference.errors import BackendUnavailable
@@ -25,6 +30,7 @@ from inference.gateway import ChatGateway, EngineWaiter, build_router
 from inference.model_store import resolve_model_path
 from inference.tokens import TokenCounter, make_token_counter
 from inference.upstream import UpstreamClient
+from storage.collections import CollectionRepository
 from storage.db import make_engine, make_session_factory, migrate
 from storage.keys import ApiKeyStore
 from storage.redis_service import RedisService
@@ -44,6 +50,10 @@ class Container:
     embeddings: EmbeddingService
     upstream: UpstreamClient
     auth: Authenticator
+    collections: CollectionService
+    answers: AnswerService
+    assistants: dict[str, AssistantSpec]
+    store: VectorStore
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -53,6 +63,8 @@ class Container:
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await task
+        await self.collections.aclose()
+        self.store.close()
         if self.engine is not None:
             await self.engine.stop()
         self.embeddings.close()
@@ -100,7 +112,8 @@ async def build_container(settings: Settings) -> Container:
         settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
     await asyncio.to_thread(migrate, db_engine)
-    keys = ApiKeyStore(make_session_factory(db_engine))
+    session_factory = make_session_factory(db_engine)
+    keys = ApiKeyStore(session_factory)
     await asyncio.to_thread(ensure_dev_key, settings, keys)
 
     redis = RedisService(settings.redis, settings.data_dir)
@@ -156,6 +169,24 @@ async def build_container(settings: Settings) -> Container:
             engine_waiter=engine_waiter(engine) if engine is not None else None,
             engine_wait_s=min(settings.engine.startup_timeout_s, gw.request_timeout_s),
         )
+        embeddings = EmbeddingService(settings.embeddings, environ=os.environ)
+        store = await asyncio.to_thread(make_vector_store, settings.qdrant, settings.data_dir)
+        sparse = SparseEncoder()
+        repo = CollectionRepository(session_factory)
+        collections = CollectionService(
+            settings.ingestion, repo, store, embeddings, sparse, settings.data_dir / "uploads"
+        )
+        answers = AnswerService(
+            settings.retrieval,
+            collections,
+            repo,
+            store,
+            embeddings,
+            sparse,
+            gateway,
+            PromptLibrary(settings.config_dir / "prompts"),
+            chat_model=settings.gateway.default_model,
+        )
         container = Container(
             settings=settings,
             db_engine=db_engine,
@@ -164,7 +195,7 @@ async def build_container(settings: Settings) -> Container:
             engine=engine,
             catalog=catalog,
             gateway=gateway,
-            embeddings=EmbeddingService(settings.embeddings, environ=os.environ),
+            embeddings=embeddings,
             upstream=upstream,
             auth=Authenticator(
                 env_keys=settings.api_keys,
@@ -172,6 +203,10 @@ async def build_container(settings: Settings) -> Container:
                 store=keys,
                 cache_ttl_s=settings.auth.key_cache_ttl_s,
             ),
+            collections=collections,
+            answers=answers,
+            assistants=load_assistants(settings.config_dir / "assistants.yaml"),
+            store=store,
         )
     except BaseException:
         await redis.stop()
@@ -179,6 +214,8 @@ async def build_container(settings: Settings) -> Container:
         raise
     if engine is not None:
         await engine.start()
+    # documents a crash or a restart interrupted are indexed again from their saved uploads
+    container._tasks.append(asyncio.create_task(collections.recover()))
     if redis.embedded:  # restart the embedded redis-server should it die
         container._tasks.append(asyncio.create_task(redis.supervise()))
     if settings.embeddings.preload:

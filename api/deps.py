@@ -8,6 +8,9 @@ from fastapi import Depends, Request
 
 from api.container import Container
 from api.security import Principal
+from indexing.answers import AnswerService
+from indexing.assistants import AssistantSpec
+from indexing.collections import CollectionService
 from indexing.embedding_service import EmbeddingService
 from inference.gateway import ChatGateway
 
@@ -41,3 +44,24 @@ async def get_embeddings(container: ContainerDep) -> EmbeddingService:
 
 
 EmbeddingServiceDep = Annotated[EmbeddingService, Depends(get_embeddings)]
+
+
+async def get_collections(container: ContainerDep) -> CollectionService:
+    return container.collections
+
+
+CollectionServiceDep = Annotated[CollectionService, Depends(get_collections)]
+
+
+async def get_answers(container: ContainerDep) -> AnswerService:
+    return container.answers
+
+
+AnswerServiceDep = Annotated[AnswerService, Depends(get_answers)]
+
+
+async def get_assistants(container: ContainerDep) -> dict[str, AssistantSpec]:
+    return container.assistants
+
+
+AssistantsDep = Annotated[dict[str, AssistantSpec], Depends(get_assistants)]

@@ -30,6 +30,18 @@ from storage.errors import DatabaseUnavailable, RedisUnavailable, StorageError
 
 log = logging.getLogger("hearth.api")
 
+# indexing errors by code; anything else in that tree is a 400
+INDEXING_STATUS = {
+    "collection_not_found": 404,
+    "document_not_found": 404,
+    "embedder_mismatch": 409,
+    "unsupported_document_type": 415,
+    "document_too_large": 413,
+    "unreadable_document": 422,
+    "vector_store_unavailable": 503,
+    "vector_store_error": 503,
+}
+
 
 class ApiError(Exception):
     """An error decided at the API edge."""
@@ -99,10 +111,14 @@ def classify(exc: BaseException) -> tuple[int, str, str | None, str | None, str]
             return 400, "invalid_request_error", "invalid_input", exc.param or "input", exc.message
         if isinstance(exc, EmbeddingBackendError):
             return 503, "server_error", "embedding_backend_unavailable", None, exc.message
-        return 400, "invalid_request_error", "indexing_error", getattr(exc, "param", None), exc.message
+        status = INDEXING_STATUS.get(exc.code, 400)
+        type_ = "server_error" if status >= 500 else "invalid_request_error"
+        return status, type_, exc.code, getattr(exc, "param", None), exc.message
     if isinstance(exc, StorageError):
         if isinstance(exc, DatabaseUnavailable | RedisUnavailable):
             return 503, "server_error", "dependency_unavailable", None, str(exc)
+        if exc.code == "collection_exists":
+            return 409, "invalid_request_error", exc.code, "name", str(exc)
         return 500, "server_error", "storage_error", None, str(exc)
     return (
         500,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["bench.gateway"]
+BENCHMARKS = ["bench.gateway", "bench.ingest", "bench.retrieval"]
 
 
 def main() -> None:

@@ -134,13 +134,15 @@ class RetrievalSettings(BaseModel):
     top_k: int = 5
     candidates: int = 40  # per retriever, before fusion
     # reciprocal rank fusion: weights of the dense and sparse rankings, per language ("default" otherwise)
-    rrf_k: int = 60
+    # chosen by bench/retrieval.py (AutoRAG-ko, SciFact): Korean leans on the Kiwi BM25 ranking
+    rrf_k: int = 10
     fusion_weights: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {"ko": (0.3, 1.0), "default": (1.0, 1.0)}
+        default_factory=lambda: {"ko": (0.1, 1.0), "en": (0.7, 1.0), "default": (0.7, 1.0)}
     )
-    # a passage must reach this dense cosine similarity or rank in the sparse top hits to count as relevant
-    min_dense_score: float = 0.80
-    min_sparse_score: float = 0.0
+    # a passage counts as relevant when its dense cosine similarity reaches min_dense_score (tuned for the
+    # default e5 embedder) or it is in the sparse top 3 with a BM25 score of at least min_sparse_score
+    min_dense_score: float = 0.86
+    min_sparse_score: float = 15.0
 
 
 class AuthSettings(BaseModel):

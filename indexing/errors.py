@@ -38,3 +38,47 @@ class EmbeddingInputError(IndexingError):
 
 class EmbeddingBackendError(IndexingError):
     code = "embedding_backend_unavailable"
+
+
+class VectorStoreError(IndexingError):
+    """The vector store failed (engine error, unreachable server) or holds data it cannot use (503)."""
+
+    code = "vector_store_unavailable"
+
+
+class VectorCollectionMissing(VectorStoreError):
+    """The vector store has no collection by that name (never ensured, or dropped)."""
+
+    code = "collection_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"The vector collection '{name}' does not exist", param="collection")
+        self.name = name
+
+
+class DocumentError(IndexingError):
+    """An uploaded document cannot be indexed as it is (the client must change the file)."""
+
+    code = "invalid_document"
+
+    def __init__(self, message: str, filename: str) -> None:
+        super().__init__(message, param="file")
+        self.filename = filename
+
+
+class UnsupportedDocumentType(DocumentError):
+    """Neither the name nor the content is PDF, TXT, Markdown, HTML or DOCX (415)."""
+
+    code = "unsupported_document_type"
+
+
+class DocumentTooLarge(DocumentError):
+    """The file is over the configured size limit (413)."""
+
+    code = "document_too_large"
+
+
+class UnreadableDocument(DocumentError):
+    """The file is corrupt, encrypted, empty or has no extractable text (422)."""
+
+    code = "unreadable_document"

@@ -81,7 +81,7 @@ def start_server(
 ) -> ServerProcess:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    full_env = base_env(data_dir, HEARTH_API_KEYS=api_key, **dict(env or {}))
+    full_env = base_env(data_dir, **{"HEARTH_API_KEYS": api_key, **dict(env or {})})
     full_env.setdefault("HEARTH_ENGINE__PORT", str(free_port()))
     log_path = data_dir / "server.log"
     log_file = log_path.open("ab")

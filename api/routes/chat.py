@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
-from api.deps import GatewayDep, PrincipalDep
+from api.assistant_chat import ASSISTANT_PREFIX, assistant_completion
+from api.deps import AnswerServiceDep, AssistantsDep, GatewayDep, PrincipalDep
 from api.errors import ApiError, sse_error
 from api.schemas.chat import ChatCompletionRequest
 from inference.gateway import StreamStats
@@ -61,11 +62,20 @@ def validate(schema: type[ChatCompletionRequest], data: dict[str, Any]) -> None:
     },
     responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
 )
-async def create_chat_completion(request: Request, gateway: GatewayDep, principal: PrincipalDep) -> Response:
+async def create_chat_completion(
+    request: Request,
+    gateway: GatewayDep,
+    principal: PrincipalDep,
+    answers: AnswerServiceDep,
+    assistants: AssistantsDep,
+) -> Response:
     """Create a chat completion. The request and the answer are the OpenAI API's; the upstream's bytes
-    are passed through. ``stream: true`` answers server-sent events."""
+    are passed through. ``stream: true`` answers server-sent events. ``model: assistant/<name>`` talks to a
+    RAG assistant (answers carry ``citations``)."""
     payload = await read_json(request)
     validate(ChatCompletionRequest, payload)
+    if payload["model"].startswith(ASSISTANT_PREFIX):
+        return await assistant_completion(payload, principal, answers, assistants)
     chat = gateway.prepare(payload)
     if not chat.stream:
         result = await gateway.complete(chat)

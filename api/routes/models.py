@@ -28,6 +28,16 @@ def _cards(container: ContainerDep) -> list[ModelCard]:
         )
         for alias, target in catalog.aliases.items()
     ]
+    default_group = catalog.resolve(container.settings.gateway.default_model)
+    cards += [
+        ModelCard(
+            id=f"assistant/{name}",
+            created=created,
+            kind="assistant",
+            context_window=catalog.context_window(default_group),
+        )
+        for name in container.assistants
+    ]
     cards += [
         ModelCard(
             id=name,

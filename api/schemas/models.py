@@ -12,7 +12,7 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "hearth"
-    # Hearth's extension: chat | embedding | alias (of a chat model)
+    # Hearth's extension: chat | alias (of a chat model) | assistant (RAG, assistant/<name>) | embedding
     kind: str = "chat"
     context_window: int | None = None
     alias_of: str | None = None

@@ -96,7 +96,9 @@ def test_migrate_twice_is_a_noop(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            head_revision()
+        ]
     assert store.verify(plaintext) == store.get(record.id)
 
 
@@ -155,7 +157,9 @@ def _assert_single_head(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+                head_revision()
+            ]
         assert "api_keys" in inspect(engine).get_table_names()
     finally:
         engine.dispose()

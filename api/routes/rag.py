@@ -1,0 +1,108 @@
+"""Grounded answers: query a collection, or ask an assistant (SSE streams send the citations first)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from fastapi.responses import Response, StreamingResponse
+
+from api.deps import AnswerServiceDep, AssistantsDep, PrincipalDep
+from api.errors import ApiError, sse_error
+from api.schemas.rag import AnswerOut, AskRequest, AssistantList, AssistantOut, QueryRequest
+from indexing.answers import Answer
+from indexing.assistants import AssistantSpec
+
+router = APIRouter(prefix="/v1", tags=["rag"])
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/event-stream": {}}}
+}
+
+
+@router.post("/collections/{name}/query", response_model=AnswerOut, responses=_STREAM_DOC)
+async def query_collection(
+    name: str, body: QueryRequest, answers: AnswerServiceDep, principal: PrincipalDep
+) -> Response:
+    """Answer a question from the collection's documents, citing them as [n] ↔ citations[n-1]. When nothing
+    relevant is found, ``found`` is false and the answer says the documents do not cover it."""
+    if body.stream:
+        answer, deltas = await answers.ask_stream(
+            principal.tenant, name, body.question, top_k=body.top_k, session_id=body.session_id
+        )
+        return _sse(answer, deltas)
+    answer = await answers.ask(
+        principal.tenant, name, body.question, top_k=body.top_k, session_id=body.session_id
+    )
+    return Response(orjson.dumps(answer.as_dict()), media_type="application/json")
+
+
+@router.get("/assistants", response_model=AssistantList)
+async def list_assistants(assistants: AssistantsDep, principal: PrincipalDep) -> AssistantList:
+    """The configured assistants (configs/assistants.yaml)."""
+    return AssistantList(
+        data=[
+            AssistantOut(
+                name=a.name, description=a.description, collection=a.collection, model=f"assistant/{a.name}"
+            )
+            for a in assistants.values()
+        ]
+    )
+
+
+@router.post("/assistants/{assistant}/ask", response_model=AnswerOut, responses=_STREAM_DOC)
+async def ask_assistant(
+    assistant: str,
+    body: AskRequest,
+    answers: AnswerServiceDep,
+    assistants: AssistantsDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Ask an assistant (its collection, prompt and retrieval settings); same answer shape as a query."""
+    spec = find_assistant(assistants, assistant)
+    if body.stream:
+        answer, deltas = await answers.ask_stream(
+            principal.tenant, spec.collection, body.question, session_id=body.session_id, assistant=spec
+        )
+        return _sse(answer, deltas)
+    answer = await answers.ask(
+        principal.tenant, spec.collection, body.question, session_id=body.session_id, assistant=spec
+    )
+    return Response(orjson.dumps(answer.as_dict()), media_type="application/json")
+
+
+def find_assistant(assistants: dict[str, AssistantSpec], name: str) -> AssistantSpec:
+    spec = assistants.get(name)
+    if spec is None:
+        raise ApiError(
+            404, f"The assistant '{name}' does not exist", code="assistant_not_found", param="assistant"
+        )
+    return spec
+
+
+def _sse(answer: Answer, deltas: AsyncIterator[str]) -> StreamingResponse:
+    async def events() -> AsyncIterator[bytes]:
+        head = answer.as_dict()
+        yield _event(
+            {
+                "type": "citations",
+                "found": head["found"],
+                "citations": head["citations"],
+                "session_id": head["session_id"],
+            }
+        )
+        try:
+            async for delta in deltas:
+                yield _event({"type": "delta", "content": delta})
+            yield _event({"type": "done", "answer": answer.answer, "usage": answer.usage})
+        except Exception as exc:
+            yield sse_error(exc)
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+def _event(data: dict[str, object]) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"

@@ -1,0 +1,198 @@
+"""BM25-style sparse vectors for hybrid retrieval, Korean-aware.
+
+Terms:
+
+* Korean (any text with Hangul) goes through Kiwi (``kiwipiepy``) and keeps the content morphemes: nouns
+  (NN*), verb and adjective stems (VV, VA), roots (XR), numbers (SN) and Chinese characters (SH), plus each
+  run of consecutive nouns joined into one extra term ("의료비 세액공제" also gives "의료비세액공제"), a cheap
+  phrase match: AutoRAG-ko sparse-only nDCG@10 0.937 -> 0.949 (joining only nouns written without a space
+  gained nothing: 0.937). Latin words inside it (Kiwi's SL tokens) take the English path below, so "AI" or
+  "deductions" become the same term in a Korean and an English passage. For comparison, BM25 over
+  whitespace tokens scores 0.751 there.
+* Text without Hangul is split by a word regex, lowercased, stripped of English stopwords and Snowball-stemmed
+  ("deductions" -> "deduct"); SciFact BM25 with this scheme: 0.686.
+
+A term's id is crc32 of the term, masked to 31 bits (stable across processes and versions; collisions
+among the ~10^5 terms of a collection are rare and only merge two terms' statistics).
+
+Weights: a document term carries BM25's saturated term frequency ``tf*(k1+1)/(tf+k1*(1-b+b*len/avglen))``
+with k1=1.2, b=0.75 and ``len`` counted in terms. ``avglen`` is a fixed per-language constant
+(:data:`AVG_TERMS`) instead of the collection's running mean, so a vector never has to be rewritten as the
+collection grows. The constants (ko 150, en 100 terms) are near the term counts of 256-token chunks and
+were picked on the eval sets: sparse-only nDCG@10 on AutoRAG-ko 0.937 at 150 and 215 (its mean), 0.929 at
+100; on SciFact 0.692 at 100, 0.687 at 150 (its mean is 151). A query term weighs 1. The IDF factor is
+applied by the store (Qdrant sparse vectors with ``modifier=IDF``, supported by qdrant-edge and the
+server alike), so the dot product of the two is the BM25 score.
+
+Kiwi is not safe for concurrent calls on one instance: one lock serialises them (Kiwi is fast next to
+embedding, so the lock costs little); the Kiwi model loads on first Korean text, in about a second.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import snowballstemmer
+
+from indexing.types import SparseVector
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
+
+K1 = 1.2
+B = 0.75
+# mean terms per passage (see the module docstring); "und" borrows the English figure
+AVG_TERMS = {"ko": 150.0, "en": 100.0, "und": 100.0}
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_KEEP_TAGS = ("NN", "VV", "VA", "XR", "SL", "SN", "SH")
+
+# the English stopword list of NLTK/bm25s (what the 0.686 SciFact figure used)
+ENGLISH_STOPWORDS = frozenset(
+    """a about above after again against ain all am an and any are aren aren't as at be because been before
+    being below between both but by can couldn couldn't d did didn didn't do does doesn doesn't doing don
+    don't down during each few for from further had hadn hadn't has hasn hasn't have haven haven't having he
+    her here hers herself him himself his how i if in into is isn isn't it it's its itself just ll m ma me
+    mightn mightn't more most mustn mustn't my myself needn needn't no nor not now o of off on once only or
+    other our ours ourselves out over own re s same shan shan't she she's should should've shouldn shouldn't
+    so some such t than that that'll the their theirs them themselves then there these they this those
+    through to too under until up ve very was wasn wasn't we were weren weren't what when where which while
+    who whom why will with won won't wouldn wouldn't y you you'd you'll you're you've your yours yourself
+    yourselves""".split()
+)
+
+
+def term_id(term: str) -> int:
+    return zlib.crc32(term.encode("utf-8")) & 0x7FFFFFFF
+
+
+def detect_language(text: str) -> str:
+    """ "ko" when Hangul dominates the letters, "en" when Latin does, else "und"."""
+    hangul = len(_HANGUL.findall(text))
+    latin = len(_LATIN.findall(text))
+    if hangul == 0 and latin == 0:
+        return "und"
+    # a Hangul syllable carries about three Latin letters' worth of text
+    return "ko" if hangul * 3 >= latin else "en"
+
+
+class SparseEncoder:
+    """Texts to BM25-style :class:`SparseVector`s (documents) and term sets (queries). Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        k1: float = K1,
+        b: float = B,
+        avg_terms: dict[str, float] | None = None,
+    ) -> None:
+        self._k1 = k1
+        self._b = b
+        self._avg_terms = dict(AVG_TERMS if avg_terms is None else avg_terms)
+        self._kiwi: Kiwi | None = None
+        self._kiwi_lock = threading.Lock()
+        self._stem_lock = threading.Lock()
+        self._stemmer: Any = snowballstemmer.stemmer("english")
+        self._stem_cache: dict[str, str] = {}
+
+    def terms(self, text: str) -> list[str]:
+        """The normalised terms of ``text`` in order, repeats kept."""
+        return self._terms_batch([text])[0]
+
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]:
+        vectors = []
+        for text, terms in zip(texts, self._terms_batch(texts), strict=True):
+            avg = self._avg_terms.get(detect_language(text), self._avg_terms["und"])
+            norm = self._k1 * (1 - self._b + self._b * len(terms) / avg)
+            counts = _by_id(Counter(terms))
+            vectors.append(
+                SparseVector(
+                    indices=list(counts),
+                    values=[tf * (self._k1 + 1) / (tf + norm) for tf in counts.values()],
+                )
+            )
+        return vectors
+
+    def encode_query(self, text: str) -> SparseVector:
+        ids = sorted({term_id(term) for term in self.terms(text)})
+        return SparseVector(indices=ids, values=[1.0] * len(ids))
+
+    def load(self) -> None:
+        """Load the Kiwi model now instead of on the first Korean text."""
+        self._kiwi_instance()
+
+    def _terms_batch(self, texts: Sequence[str]) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in texts]
+        korean = []
+        for i, text in enumerate(texts):
+            if _HANGUL.search(text):
+                korean.append(i)
+            else:
+                out[i] = self._latin_terms(_WORD.findall(text))
+        if korean:
+            kiwi = self._kiwi_instance()
+            with self._kiwi_lock:
+                tokenized = kiwi.tokenize([texts[i] for i in korean])
+                for i, tokens in zip(korean, tokenized, strict=True):
+                    out[i] = self._korean_terms(tokens)
+        return out
+
+    def _korean_terms(self, tokens: list[Any]) -> list[str]:
+        terms: list[str] = []
+        run: list[str] = []  # a run of consecutive nouns, also kept as one joined term
+        for token in tokens:
+            tag: str = token.tag
+            if tag in ("NNG", "NNP"):
+                run.append(token.form)
+            else:
+                if len(run) > 1:
+                    terms.append("".join(run))
+                run = []
+            if not tag.startswith(_KEEP_TAGS):
+                continue
+            if tag == "SL" or tag == "SN":
+                terms.extend(self._latin_terms(_WORD.findall(token.form)))
+            else:
+                terms.append(token.form)
+        if len(run) > 1:
+            terms.append("".join(run))
+        return terms
+
+    def _latin_terms(self, words: list[str]) -> list[str]:
+        terms = []
+        for word in words:
+            lowered = word.lower()
+            if lowered in ENGLISH_STOPWORDS or lowered == "_":
+                continue
+            stem = self._stem_cache.get(lowered)
+            if stem is None:
+                with self._stem_lock:
+                    stem = self._stemmer.stemWord(lowered)
+                if len(self._stem_cache) < 500_000:
+                    self._stem_cache[lowered] = stem
+            terms.append(stem)
+        return terms
+
+    def _kiwi_instance(self) -> Kiwi:
+        with self._kiwi_lock:
+            if self._kiwi is None:
+                from kiwipiepy import Kiwi
+
+                self._kiwi = Kiwi()
+            return self._kiwi
+
+
+def _by_id(counts: Counter[str]) -> dict[int, int]:
+    """Term counts keyed by term id, sorted by id (hash collisions add up)."""
+    merged: dict[int, int] = {}
+    for term, tf in counts.items():
+        key = term_id(term)
+        merged[key] = merged.get(key, 0) + tf
+    return dict(sorted(merged.items()))
