@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import Console
 
 from configs.settings import Settings, load_settings
 
@@ -100,6 +101,7 @@ def ingest(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            console=Console(stderr=True),
             disable=not sys.stderr.isatty(),
         ) as progress:
             task = progress.add_task(f"ingesting into {collection}", total=len(files))
@@ -169,6 +171,7 @@ def models_prepare() -> None:
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),
         disable=not sys.stderr.isatty(),
     ) as progress:
         task = progress.add_task("assembling the bundled model", total=None)

@@ -28,13 +28,15 @@ def _cards(container: ContainerDep) -> list[ModelCard]:
         )
         for alias, target in catalog.aliases.items()
     ]
-    default_group = catalog.resolve(container.settings.gateway.default_model)
+    default_model = container.settings.gateway.default_model
+    default_group = catalog.aliases.get(default_model, default_model)
+    assistant_context = catalog.context_window(default_group) if default_group in catalog.groups else None
     cards += [
         ModelCard(
             id=f"assistant/{name}",
             created=created,
             kind="assistant",
-            context_window=catalog.context_window(default_group),
+            context_window=assistant_context,
         )
         for name in container.assistants
     ]
