@@ -1,13 +1,20 @@
 """Errors of the indexing package.
 
     IndexingError
-    ├── UnknownEmbeddingModel     no embedding model by that name (404, model_not_found)
-    ├── EmbeddingInputError       the texts to embed are wrong: none, empty, not strings, too many (400)
-    └── EmbeddingBackendError     an embedding model failed to load or run, or its remote failed (503)
+    ├── UnknownEmbeddingModel        no embedding model by that name (404, model_not_found)
+    ├── EmbeddingInputError          the texts to embed are wrong: none, empty, not strings, too many (400)
+    ├── EmbeddingBackendError        an embedding model failed to load or run, or its remote failed (503)
+    ├── VectorStoreError             the vector store failed (503)
+    │   └── VectorCollectionMissing  the store has no such collection
+    ├── DocumentError                an upload cannot be indexed (400)
+    │   ├── UnsupportedDocumentType  not PDF, TXT, Markdown, HTML or DOCX (415)
+    │   ├── DocumentTooLarge         over ingestion.max_file_mb (413)
+    │   └── UnreadableDocument       empty, corrupt, encrypted or without text (422)
+    └── (indexing/collections.py)    CollectionNotFound, DocumentNotFound (404), InvalidCollection (400),
+                                     EmbedderMismatch (409)
 
-Each carries ``message`` (safe to show a client) and ``param`` (the request field at fault, if any); the API
-maps each to a status code and the OpenAI error shape in one place (api/errors.py). Document errors join this
-tree as the indexing package grows.
+Each carries ``message`` (safe to show a client), ``param`` (the request field at fault, if any) and ``code``;
+the API maps each to a status code and the OpenAI error shape in one place (api/errors.py).
 """
 
 from __future__ import annotations
