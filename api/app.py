@@ -10,7 +10,20 @@ from fastapi import FastAPI
 from api.container import build_container
 from api.errors import install_error_handlers
 from api.logs import RequestLogMiddleware, configure_logging
-from api.routes import chat, collections, embeddings, health, models, rag
+from api.metrics import Metrics, MetricsMiddleware
+from api.monitoring import drain, init_sentry
+from api.routes import (
+    chat,
+    collections,
+    embeddings,
+    health,
+    jobs,
+    models,
+    observability,
+    rag,
+    reports,
+    summaries,
+)
 from configs.settings import Settings, load_settings
 
 
@@ -18,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the container (engine, database, Redis, router, embedders) is built by the lifespan."""
     settings = settings or load_settings()
     configure_logging(settings.server.log_level, settings.server.log_json)
+    init_sentry(settings.observability, release="0.1.0")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -26,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await drain()  # error records still being written
             await container.aclose()
 
     app = FastAPI(
@@ -35,8 +50,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, models, chat, embeddings, collections, rag):
+    for module in (
+        health,
+        models,
+        chat,
+        embeddings,
+        collections,
+        rag,
+        jobs,
+        reports,
+        summaries,
+        observability,
+    ):
         app.include_router(module.router)
+    if settings.observability.metrics_enabled:
+        app.state.metrics = Metrics()  # inside the request log: it sees the request id
+        app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(
         RequestLogMiddleware,
         log_bodies=settings.server.log_bodies,

@@ -16,6 +16,7 @@ from api.errors import ApiError, sse_error
 from api.security import Principal
 from indexing.answers import Answer, AnswerService
 from indexing.assistants import AssistantSpec
+from inference.cache import HEADER
 
 ASSISTANT_PREFIX = "assistant/"
 
@@ -80,7 +81,7 @@ async def assistant_completion(
             "citations": answer.as_dict()["citations"],
             "found": answer.found,
         }
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(orjson.dumps(body), media_type="application/json", headers=_cache_header(answer))
     answer, deltas = await answers.ask_stream(
         principal.tenant, spec.collection, question, assistant=spec, history=history
     )
@@ -125,8 +126,12 @@ async def assistant_completion(
     return StreamingResponse(
         events(),
         media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no", **_cache_header(answer)},
     )
+
+
+def _cache_header(answer: Answer) -> dict[str, str]:
+    return {HEADER: "hit" if answer.cached else "miss"}
 
 
 def _usage(answer: Answer) -> dict[str, int]:

@@ -151,6 +151,88 @@ def ask(
     print_answer(response.json())
 
 
+@app.command()
+@one_line_errors
+def summarize(
+    file: Annotated[Path, typer.Argument(help="The PDF (or TXT, Markdown, HTML, DOCX) to summarise")],
+    language: Annotated[
+        str | None, typer.Option(help="Summary language: auto (the document's), ko, en, ...")
+    ] = None,
+    max_words: Annotated[int | None, typer.Option(help="Length of the summary (default 250)")] = None,
+    url: Annotated[str | None, typer.Option(help="Server URL")] = None,
+    key: Annotated[str | None, typer.Option(help="API key")] = None,
+) -> None:
+    """Summarise a document on the running server and print the summary JSON."""
+    import contextlib
+    import json
+
+    import httpx
+    from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+
+    from api.client_cli import CliError, api_key, error_message, server_url
+
+    if not file.is_file():
+        raise CliError(f"{file} does not exist or is not a file")
+    settings = _settings()
+    form = {k: str(v) for k, v in {"language": language, "max_words": max_words}.items() if v}
+    headers = {"authorization": f"Bearer {api_key(settings, key)}"}
+    spinner = Progress(
+        SpinnerColumn(),
+        "[progress.description]{task.description}",
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    # only on a terminal: a disabled Progress still writes a blank line to stderr when it stops
+    with spinner if sys.stderr.isatty() else contextlib.nullcontext(spinner) as progress:
+        progress.add_task(f"summarising {file.name}", total=None)
+        try:
+            with file.open("rb") as handle:
+                response = httpx.post(
+                    server_url(settings, url) + "/v1/summaries",
+                    files={"file": (file.name, handle)},
+                    data=form,
+                    headers=headers,
+                    timeout=httpx.Timeout(3600, connect=10),  # a long document takes minutes on a CPU
+                )
+        except httpx.HTTPError as exc:
+            raise CliError(f"the server does not answer ({exc}): is `hearth serve` running?") from exc
+    if response.status_code != 200:
+        raise CliError(error_message(response))
+    typer.echo(json.dumps(response.json(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+@one_line_errors
+def report(
+    ticker: Annotated[str, typer.Argument(help="Ticker symbol, e.g. AAPL, SPY, 005930.KS")],
+    period: Annotated[
+        str | None, typer.Option(help="Data window: 1mo, 3mo, 6mo, 1y, 2y, 5y, ytd, max (default 1y)")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Server URL")] = None,
+    key: Annotated[str | None, typer.Option(help="API key")] = None,
+) -> None:
+    """Write a stock or ETF report on the running server and print its Markdown."""
+    import httpx
+
+    from api.client_cli import CliError, api_key, error_message, server_url
+
+    settings = _settings()
+    body: dict[str, Any] = {"ticker": ticker}
+    if period:
+        body["period"] = period
+    headers = {"authorization": f"Bearer {api_key(settings, key)}"}
+    try:
+        response = httpx.post(
+            server_url(settings, url) + "/v1/reports/stocks", json=body, headers=headers, timeout=600
+        )
+    except httpx.HTTPError as exc:
+        raise CliError(f"the server does not answer ({exc}): is `hearth serve` running?") from exc
+    if response.status_code != 200:
+        raise CliError(error_message(response))
+    typer.echo(response.json()["markdown"], nl=False)
+
+
 @models_app.command("prepare")
 @one_line_errors
 def models_prepare() -> None:
@@ -228,6 +310,81 @@ def _key_store(settings: Settings) -> Any:
     engine = make_engine(settings.database_url)
     migrate(engine)
     return ApiKeyStore(make_session_factory(engine))
+
+
+@app.command()
+@one_line_errors
+def worker(
+    queues: Annotated[
+        str | None, typer.Option(help="Comma-separated queues (default: reports,summaries)")
+    ] = None,
+    burst: Annotated[bool, typer.Option(help="Exit once the queues are empty")] = False,
+    name: Annotated[str | None, typer.Option(help="Worker name (default: RQ's)")] = None,
+) -> None:
+    """Run background jobs (summary batches, scheduled reports) from Redis until SIGTERM."""
+    from api.container import build_container
+    from api.logs import configure_logging
+    from workers.worker import run_worker
+
+    settings = _settings()
+    configure_logging(settings.server.log_level, settings.server.log_json)
+    chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    run_worker(
+        lambda: build_container(settings, role="worker"),
+        settings.workers,
+        queues=chosen,
+        burst=burst,
+        name=name,
+        connect=lambda container: container.redis.make_sync_client(),  # type: ignore[attr-defined]
+    )
+
+
+@app.command()
+@one_line_errors
+def scheduler(
+    show: Annotated[
+        bool, typer.Option("--show", help="List the schedules with their next run, then exit")
+    ] = False,
+) -> None:
+    """Run the schedules in configs/schedules.yaml (by default the watchlist reports at 00:10 Asia/Seoul)."""
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from api.logs import configure_logging
+    from storage.redis_service import RedisService
+    from workers.queues import JobQueue
+    from workers.scheduler import Scheduler
+    from workers.schedules import load_schedules
+
+    settings = _settings()
+    schedules = load_schedules(settings.schedules_path)
+    if show:
+        now = datetime.now(UTC)
+        for item in schedules:
+            due = item.next_run(now)
+            tickers = ", ".join(item.watchlist.tickers) or "-"
+            typer.echo(
+                f"{item.name}: {item.task} '{item.cron}' ({item.timezone}) next run "
+                f"{due.isoformat()} = {due.astimezone(UTC).isoformat()} UTC; tickers: {tickers}"
+            )
+        return
+    configure_logging(settings.server.log_level, settings.server.log_json)
+    loop = asyncio.new_event_loop()
+    redis_service = RedisService(settings.redis, settings.data_dir)
+    loop.run_until_complete(redis_service.start())
+    connection = redis_service.make_sync_client()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        Scheduler(schedules, JobQueue(connection, settings.workers), poll_s=settings.scheduler.poll_s).run(
+            stop
+        )
+    finally:
+        connection.close()
+        loop.run_until_complete(redis_service.stop())
+        loop.close()
 
 
 @app.command()

@@ -60,7 +60,8 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _error(response: httpx.Response) -> str:
+def error_message(response: httpx.Response) -> str:
+    """The OpenAI-shaped error's message, or the status and the start of the body."""
     try:
         return str(response.json()["error"]["message"])
     except Exception:
@@ -86,9 +87,9 @@ def ingest(
     if response.status_code == 404:
         created = client.post("/v1/collections", json={"name": collection})
         if created.status_code != 201:
-            raise CliError(f"cannot create the collection '{collection}': {_error(created)}")
+            raise CliError(f"cannot create the collection '{collection}': {error_message(created)}")
     elif response.status_code != 200:
-        raise CliError(_error(response))
+        raise CliError(error_message(response))
     for path in files:
         with path.open("rb") as handle:
             response = client.post(
@@ -97,7 +98,7 @@ def ingest(
         if response.status_code == 202:
             response = _wait(client, collection, response.json()["document_id"])
         if response.status_code not in (200, 201):
-            summary.failed.append((str(path), _error(response)))
+            summary.failed.append((str(path), error_message(response)))
         else:
             body = response.json()
             if body.get("status") == "failed":

@@ -1,7 +1,10 @@
 """The composition root: every long-lived component is built here, once, from the settings.
 
-``build_container`` is called by the API lifespan (and, later, by worker start-up). Nothing connects, loads
-a model or reads the environment at import time anywhere in Hearth.
+``build_container(settings)`` is called by the API lifespan, ``build_container(settings, role="worker")`` by
+``hearth worker``. A worker shares the database, Redis and the model gateway but never starts the embedded
+engine (the API process owns it and the worker reaches it at ``settings.engine.url``) and never opens the
+embedded vector store (one process may own it). Nothing connects, loads a model or reads the environment
+at import time anywhere in Hearth.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from api.metering import report_gateway_usage
 from api.security import Authenticator
 from configs.settings import Settings
 from indexing.answers import AnswerService
@@ -22,7 +26,9 @@ from indexing.assistants import AssistantSpec, PromptLibrary, load_assistants
 from indexing.collections import CollectionService
 from indexing.embedding_service import EmbeddingService
 from indexing.sparse import SparseEncoder
+from indexing.summaries import SummaryService
 from indexing.vector_store import VectorStore, make_vector_store
+from inference.cache import ResponseCache, connect
 from inference.catalog import ModelCatalog, load_catalog
 from inference.engine import EngineSupervisor
 from inference.errors import BackendUnavailable
@@ -32,8 +38,21 @@ from inference.tokens import TokenCounter, make_token_counter
 from inference.upstream import UpstreamClient
 from storage.collections import CollectionRepository
 from storage.db import make_engine, make_session_factory, migrate
+from storage.error_log import ErrorLog
+from storage.jobs import JobRepository
 from storage.keys import ApiKeyStore
+from storage.rate_limits import RateLimiter
+from storage.redis_guard import RedisGuard
 from storage.redis_service import RedisService
+from storage.reports import ReportRepository
+from storage.summaries import SummaryRepository
+from storage.usage import UsageCounters
+from workers.companions import CompanionProcesses
+from workers.jobs import JobService
+from workers.queues import JobQueue
+from workers.reports.market import make_market_data
+from workers.reports.service import ReportService
+from workers.runtime import job_uploads_dir
 
 log = logging.getLogger("hearth.container")
 
@@ -50,25 +69,46 @@ class Container:
     embeddings: EmbeddingService
     upstream: UpstreamClient
     auth: Authenticator
-    collections: CollectionService
-    answers: AnswerService
+    # the RAG components: None in a worker
+    collections: CollectionService | None
+    answers: AnswerService | None
     assistants: dict[str, AssistantSpec]
-    store: VectorStore
+    store: VectorStore | None
+    error_log: ErrorLog
+    session_factory: Any
+    queue: JobQueue
+    jobs: JobService
+    reports: ReportService
+    summaries: SummaryService
+    cache: ResponseCache
+    role: Role = "api"
+    companions: CompanionProcesses | None = None
+    # per-key usage counters and rate limits (best effort over Redis; None in a worker)
+    usage: UsageCounters | None = None
+    limiter: RateLimiter | None = None
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def aclose(self) -> None:
+        if self.companions is not None:
+            await self.companions.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await task
-        await self.collections.aclose()
-        self.store.close()
+        if self.collections is not None:
+            await self.collections.aclose()
+        if self.store is not None:
+            self.store.close()
         if self.engine is not None:
             await self.engine.stop()
         self.embeddings.close()
+        self.queue.connection.close()
         await self.upstream.aclose()
+        await self.cache.aclose()
+        if self.limiter is not None:
+            await self.limiter.aclose()  # and the Redis client it shares with the usage counters
         await self.redis.stop()
         self.db_engine.dispose()
 
@@ -105,7 +145,10 @@ def ensure_dev_key(settings: Settings, keys: ApiKeyStore) -> None:
     )
 
 
-async def build_container(settings: Settings) -> Container:
+Role = Literal["api", "worker"]
+
+
+async def build_container(settings: Settings, *, role: Role = "api") -> Container:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     db_engine = make_engine(
@@ -114,7 +157,8 @@ async def build_container(settings: Settings) -> Container:
     await asyncio.to_thread(migrate, db_engine)
     session_factory = make_session_factory(db_engine)
     keys = ApiKeyStore(session_factory)
-    await asyncio.to_thread(ensure_dev_key, settings, keys)
+    if role == "api":
+        await asyncio.to_thread(ensure_dev_key, settings, keys)
 
     redis = RedisService(settings.redis, settings.data_dir)
     try:
@@ -129,15 +173,16 @@ async def build_container(settings: Settings) -> Container:
             engine_model = await asyncio.to_thread(
                 resolve_model_path, settings.engine.model, settings.models_dir
             )
-            engine = EngineSupervisor(
-                settings.engine, engine_model, settings.data_dir / "logs" / "engine.log"
-            )
-            (settings.data_dir / "logs").mkdir(exist_ok=True)
+            if role == "api":
+                engine = EngineSupervisor(
+                    settings.engine, engine_model, settings.data_dir / "logs" / "engine.log"
+                )
+                (settings.data_dir / "logs").mkdir(exist_ok=True)
 
         catalog = load_catalog(
             settings.models_path,
             profiles=settings.profiles,
-            engine_url=settings.engine.url if engine is not None else None,
+            engine_url=settings.engine.url if settings.engine.enabled else None,
             engine_context=settings.engine.n_ctx,
         )
         counters: dict[str, TokenCounter] = {}
@@ -168,25 +213,49 @@ async def build_container(settings: Settings) -> Container:
             counters,
             engine_waiter=engine_waiter(engine) if engine is not None else None,
             engine_wait_s=min(settings.engine.startup_timeout_s, gw.request_timeout_s),
+            on_usage=report_gateway_usage,
         )
-        embeddings = EmbeddingService(settings.embeddings, environ=os.environ)
-        store = await asyncio.to_thread(make_vector_store, settings.qdrant, settings.data_dir)
-        sparse = SparseEncoder()
-        repo = CollectionRepository(session_factory)
-        collections = CollectionService(
-            settings.ingestion, repo, store, embeddings, sparse, settings.data_dir / "uploads"
-        )
-        answers = AnswerService(
-            settings.retrieval,
-            collections,
-            repo,
-            store,
-            embeddings,
-            sparse,
+        # its own Redis client, with short timeouts: a dead Redis must not slow requests down
+        cache = ResponseCache(settings.cache, lambda: connect(redis.url, settings.cache.timeout_s))
+        embeddings = EmbeddingService(settings.embeddings, environ=os.environ, cache=cache)
+        store: VectorStore | None = None
+        collections: CollectionService | None = None
+        answers: AnswerService | None = None
+        if role == "api":
+            store = await asyncio.to_thread(make_vector_store, settings.qdrant, settings.data_dir)
+            sparse = SparseEncoder()
+            repo = CollectionRepository(session_factory)
+            collections = CollectionService(
+                settings.ingestion, repo, store, embeddings, sparse, settings.data_dir / "uploads"
+            )
+            answers = AnswerService(
+                settings.retrieval,
+                collections,
+                repo,
+                store,
+                embeddings,
+                sparse,
+                gateway,
+                PromptLibrary(settings.config_dir / "prompts"),
+                chat_model=settings.gateway.default_model,
+                cache=cache,
+            )
+        summaries = SummaryService(
+            settings.summaries,
+            SummaryRepository(session_factory),
             gateway,
             PromptLibrary(settings.config_dir / "prompts"),
             chat_model=settings.gateway.default_model,
         )
+        reports = ReportService(
+            make_market_data(settings.market),
+            ReportRepository(session_factory),
+            gateway,
+            PromptLibrary(settings.config_dir / "prompts"),
+            chat_model=settings.gateway.default_model,
+            default_period=settings.market.default_period,
+        )
+        queue = JobQueue(redis.make_sync_client(), settings.workers)
         container = Container(
             settings=settings,
             db_engine=db_engine,
@@ -207,15 +276,43 @@ async def build_container(settings: Settings) -> Container:
             answers=answers,
             assistants=load_assistants(settings.config_dir / "assistants.yaml"),
             store=store,
+            error_log=ErrorLog(session_factory),
+            queue=queue,
+            jobs=JobService(
+                JobRepository(session_factory), queue, settings.summaries, job_uploads_dir(settings)
+            ),
+            session_factory=session_factory,
+            reports=reports,
+            summaries=summaries,
+            cache=cache,
+            role=role,
         )
+        if role == "api":
+            obs = settings.observability
+            guard = RedisGuard(
+                "usage counters and rate limits",
+                lambda: connect(redis.url, settings.limits.timeout_s),
+                retry_after_s=settings.limits.retry_after_s,
+            )
+            container.limiter = RateLimiter(settings.limits, guard)
+            if obs.usage_enabled:
+                container.usage = UsageCounters(guard, retention_days=obs.usage_retention_days)
     except BaseException:
         await redis.stop()
         db_engine.dispose()
         raise
     if engine is not None:
         await engine.start()
-    # documents a crash or a restart interrupted are indexed again from their saved uploads
-    container._tasks.append(asyncio.create_task(collections.recover()))
+    if role == "api" and (settings.workers.embedded > 0 or settings.scheduler.embedded):
+        container.companions = CompanionProcesses(
+            settings.data_dir / "logs",
+            workers=settings.workers.embedded,
+            scheduler=settings.scheduler.embedded,
+        )
+        await container.companions.start()
+    if collections is not None:
+        # documents a crash or a restart interrupted are indexed again from their saved uploads
+        container._tasks.append(asyncio.create_task(collections.recover()))
     if redis.embedded:  # restart the embedded redis-server should it die
         container._tasks.append(asyncio.create_task(redis.supervise()))
     if settings.embeddings.preload:

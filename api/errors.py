@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.logs import request_id_var
+from api.monitoring import record_error
 from indexing.errors import EmbeddingBackendError, EmbeddingInputError, IndexingError, UnknownEmbeddingModel
 from inference.errors import (
     BackendTimeout,
@@ -27,6 +28,8 @@ from inference.errors import (
     UpstreamError,
 )
 from storage.errors import DatabaseUnavailable, RedisUnavailable, StorageError
+from workers.errors import InvalidBatch, JobNotFound, QueueUnavailable, WorkerError
+from workers.reports.errors import ReportError
 
 log = logging.getLogger("hearth.api")
 
@@ -38,8 +41,19 @@ INDEXING_STATUS = {
     "unsupported_document_type": 415,
     "document_too_large": 413,
     "unreadable_document": 422,
+    "no_extractable_text": 422,
+    "summary_failed": 502,
     "vector_store_unavailable": 503,
     "vector_store_error": 503,
+}
+
+# report errors by code (workers/reports/errors.py); anything else in that tree is a 400
+REPORT_STATUS = {
+    "invalid_ticker": 400,
+    "invalid_period": 400,
+    "ticker_not_found": 404,
+    "report_not_found": 404,
+    "market_data_unavailable": 503,
 }
 
 
@@ -114,6 +128,18 @@ def classify(exc: BaseException) -> tuple[int, str, str | None, str | None, str]
         status = INDEXING_STATUS.get(exc.code, 400)
         type_ = "server_error" if status >= 500 else "invalid_request_error"
         return status, type_, exc.code, getattr(exc, "param", None), exc.message
+    if isinstance(exc, WorkerError):
+        if isinstance(exc, QueueUnavailable):
+            return 503, "server_error", exc.code, None, exc.message
+        if isinstance(exc, JobNotFound):
+            return 404, "invalid_request_error", exc.code, exc.param, exc.message
+        if isinstance(exc, InvalidBatch):
+            return 400, "invalid_request_error", exc.code, exc.param, exc.message
+        return 500, "server_error", exc.code, None, exc.message
+    if isinstance(exc, ReportError):
+        status = REPORT_STATUS.get(exc.code, 400)
+        type_ = "server_error" if status >= 500 else "invalid_request_error"
+        return status, type_, exc.code, exc.param, exc.message
     if isinstance(exc, StorageError):
         if isinstance(exc, DatabaseUnavailable | RedisUnavailable):
             return 503, "server_error", "dependency_unavailable", None, str(exc)
@@ -140,8 +166,11 @@ def install_error_handlers(app: FastAPI) -> None:
         status, type_, code, param, message = classify(exc)
         if status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, message, exc_info=exc)
+            detail = (str(exc) or message) if code == "internal_error" else message
+            record_error(request.scope, type(exc).__name__, detail, exc)
             if code == "internal_error":
-                message = f"{message} (request id {request_id_var.get()})"
+                request_id = request_id_var.get() or request.scope.get("state", {}).get("request_id")
+                message = f"{message} (request id {request_id})"
         headers = exc.headers if isinstance(exc, ApiError) else None
         return error_response(status, message, type_, code, param, headers)
 
@@ -160,9 +189,12 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"Unknown request URL: {request.method} {request.url.path}"
+        if exc.status_code >= 500:
+            record_error(request.scope, type(exc).__name__, message, exc)
         return error_response(exc.status_code, message, type_, code, None, getattr(exc, "headers", None))
 
-    for exc_type in (ApiError, InferenceError, IndexingError, StorageError, Exception):
+    known = (ApiError, InferenceError, IndexingError, StorageError, WorkerError, ReportError, Exception)
+    for exc_type in known:
         app.add_exception_handler(exc_type, handle_known)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from api.errors import ApiError
 from storage.keys import ApiKeyStore, hash_key
+from storage.rate_limits import Refusal
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,19 @@ def _invalid(key: str) -> ApiError:
         f"Incorrect API key provided: {shown}.",
         code="invalid_api_key",
         headers={"www-authenticate": "Bearer"},
+    )
+
+
+def rate_limited(principal: Principal, refusal: Refusal) -> ApiError:
+    """OpenAI's 429: ``type`` requests|tokens, ``code`` rate_limit_exceeded, and when to try again."""
+    unit = "requests per min (RPM)" if refusal.kind == "requests" else "tokens per min (TPM)"
+    return ApiError(
+        429,
+        f"Rate limit reached for key '{principal.name}' on {unit}: Limit {refusal.limit}, "
+        f"Used {refusal.used}. Please try again in {refusal.retry_after_s}s.",
+        type=refusal.kind,
+        code="rate_limit_exceeded",
+        headers={"retry-after": str(refusal.retry_after_s)},
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["bench.gateway", "bench.ingest", "bench.retrieval"]
+BENCHMARKS = ["bench.gateway", "bench.ingest", "bench.retrieval", "bench.summaries", "bench.load"]
 
 
 def main() -> None:

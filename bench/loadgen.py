@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -129,11 +130,28 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body if method == "POST" else b"")
 
 
-async def run_load(url: str, raw: bytes, *, concurrency: int, duration_s: float, warmup: int = 20) -> Summary:
-    """``concurrency`` connections sending ``raw`` back to back for ``duration_s`` seconds."""
+async def run_load(
+    url: str,
+    raw: bytes | Callable[[int], bytes],
+    *,
+    concurrency: int,
+    duration_s: float,
+    warmup: int = 20,
+    max_requests: int | None = None,
+) -> Summary:
+    """``concurrency`` connections sending requests back to back for ``duration_s`` seconds (or until
+    ``max_requests``). ``raw`` is one request, or a function of the request's number that builds it (to send
+    a different body each time, e.g. cache misses)."""
+    counter = 0
+
+    def next_raw() -> bytes:
+        nonlocal counter
+        counter += 1
+        return raw(counter) if callable(raw) else raw
+
     conns = [Connection(url) for _ in range(concurrency)]
     for conn in conns[: max(1, min(concurrency, warmup))]:
-        await conn.request(raw)
+        await conn.request(next_raw())
     latencies: list[float] = []
     ttfbs: list[float] = []
     errors = 0
@@ -141,8 +159,8 @@ async def run_load(url: str, raw: bytes, *, concurrency: int, duration_s: float,
 
     async def worker(conn: Connection) -> None:
         nonlocal errors
-        while time.perf_counter() < deadline:
-            sample = await conn.request(raw)
+        while time.perf_counter() < deadline and (max_requests is None or len(latencies) < max_requests):
+            sample = await conn.request(next_raw())
             if sample.status >= 400:
                 errors += 1
             latencies.append(sample.latency_s * 1000)

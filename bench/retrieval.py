@@ -1,20 +1,23 @@
 """Retrieval benchmark: the real path (SparseEncoder + embedder + EdgeVectorStore + Retriever) on SciFact
 (English) and AutoRAG-ko (Korean), read from ``../shared/eval``.
 
-Reports nDCG@10, Recall@10 and MRR@10 for dense-only, sparse-only and weighted-RRF fusion over a grid of
-weights (the defaults in RetrievalSettings come from this grid), query latency p50/p95 of
-``Retriever.retrieve`` (query embedding, sparse encoding, store search and fusion), the relevance threshold's
-pass rates for in-domain and out-of-domain questions, and store search latency over 100k synthetic chunks.
+Reports nDCG@10, Recall@10 and MRR@10 for dense-only, sparse-only and the two fusions (relative scores,
+weighted RRF) over a grid of weights (the defaults in RetrievalSettings come from this grid), query latency
+p50/p95 of ``Retriever.retrieve`` (query embedding, sparse encoding, store search and fusion), the relevance
+threshold's pass rates for in-domain and out-of-domain questions, and store search latency over 100k
+synthetic chunks.
 Corpus embeddings are cached under ``.hearth-test/bench-cache`` (git-ignored), keyed by model + corpus hash.
 
-``python -m bench.retrieval [--quick] [--models a,b] [--sets scifact,autorag_ko]``; results to
-bench/results/retrieval.json.
+``python -m bench.retrieval [--runs set:model,...] [--split train|test] [--skip-synthetic]``; results to
+bench/results/retrieval.json. The defaults were tuned on SciFact's train claims (``--split train``) and
+AutoRAG-ko as a whole (it has no split; coarse choices only), and are reported on SciFact's test split.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -28,7 +31,7 @@ from configs.settings import RetrievalSettings
 from indexing.embedders import Embedder
 from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
-from indexing.types import Chunk, SparseVector, chunk_id
+from indexing.types import Chunk, Fusion, SparseVector, chunk_id
 from indexing.vector_store import EdgeVectorStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,10 +49,13 @@ class EvalSet:
     qrels: dict[str, dict[str, int]]
 
 
-def load_eval_set(name: str) -> EvalSet:
+def load_eval_set(name: str, split: str = "test") -> EvalSet:
+    """The set with the judged queries of ``split`` ("test": qrels.tsv; "train": qrels.train.tsv where the
+    set has one, SciFact's train claims, which tune the defaults before the test split confirms them)."""
     folder = EVAL_DIR / name
+    qrels_file = folder / ("qrels.tsv" if split == "test" else f"qrels.{split}.tsv")
     qrels: dict[str, dict[str, int]] = {}
-    with (folder / "qrels.tsv").open(encoding="utf-8") as f:
+    with qrels_file.open(encoding="utf-8") as f:
         next(f)
         for line in f:
             qid, did, score = line.rstrip("\n").split("\t")
@@ -181,6 +187,8 @@ GENERIC_QUESTIONS = [
 DENSE_WEIGHTS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
 SPARSE_WEIGHTS = [1.0, 0.7, 0.5]
 RRF_KS = [60, 20, 10, 5]
+# relative fusion: the dense weight, the sparse one is 1 - it
+RELATIVE_DENSE_WEIGHTS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 
 
 def build_store(
@@ -216,27 +224,35 @@ def query_vectors(model: str, data: EvalSet, queries: list[str]) -> np.ndarray:
 
 
 def sweep(
-    store: EdgeVectorStore, data: EvalSet, qvecs: np.ndarray, sparse: SparseEncoder
+    store: EdgeVectorStore, data: EvalSet, qvecs: np.ndarray, sparse: SparseEncoder, candidates: int
 ) -> dict[str, dict[str, float]]:
-    """Dense-only, sparse-only and weighted-RRF runs over the grid, straight on the store."""
+    """Dense-only, sparse-only, relative-score and weighted-RRF runs over the grid, straight on the store."""
     qids = list(data.queries)
     sq = [sparse.encode_query(data.queries[q]) for q in qids]
-    configs: dict[str, tuple[bool, bool, tuple[float, float], int]] = {
-        "dense": (True, False, (1.0, 0.0), 60),
-        "sparse": (False, True, (0.0, 1.0), 60),
+    configs: dict[str, tuple[bool, bool, Fusion]] = {
+        "dense": (True, False, Fusion((1.0, 0.0))),
+        "sparse": (False, True, Fusion((0.0, 1.0))),
     }
+    for wd in RELATIVE_DENSE_WEIGHTS:
+        weights = (wd, round(1.0 - wd, 2))
+        configs[f"relative w={weights}"] = (True, True, Fusion(weights, "relative"))
     for k in RRF_KS:
         for wd in DENSE_WEIGHTS:
             for ws in SPARSE_WEIGHTS:
                 if ws < 1.0 and wd < 1.0:
                     continue
-                configs[f"rrf k={k} w=({wd},{ws})"] = (True, True, (wd, ws), k)
+                configs[f"rrf k={k} w=({wd},{ws})"] = (True, True, Fusion((wd, ws), "rrf", k))
     out = {}
-    for label, (use_dense, use_sparse, weights, k) in configs.items():
+    for label, (use_dense, use_sparse, fusion) in configs.items():
         rankings = {}
         for i, qid in enumerate(qids):
             hits = store.search(
-                data.name, qvecs[i] if use_dense else None, sq[i] if use_sparse else None, 10, 40, weights, k
+                data.name,
+                qvecs[i] if use_dense else None,
+                sq[i] if use_sparse else None,
+                10,
+                candidates,
+                fusion,
             )
             rankings[qid] = [h.chunk.filename for h in hits]
         out[label] = mean_metrics(rankings, data.qrels)
@@ -266,12 +282,15 @@ def relevance_features(
     return rows
 
 
-def threshold_table(inside: list[dict[str, Any]], outside: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pass rates of "max dense >= d or top sparse (per query term) >= s" for a grid of d and s."""
+def threshold_table(
+    inside: list[dict[str, Any]], outside: list[dict[str, Any]], min_dense: float
+) -> list[dict[str, Any]]:
+    """Pass rates of "max dense >= d or top sparse (per query term) >= s" for a grid of s and of d around
+    the embedder's threshold ``min_dense``."""
     table = []
     grid = [("per_term", s) for s in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)]
     grid += [("raw", s) for s in (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 1e9)]
-    for d in np.arange(0.70, 0.951, 0.01):
+    for d in np.arange(min_dense - 0.12, min_dense + 0.121, 0.02):
         for kind, s in grid:
 
             def passes(r: dict[str, Any], d: float = float(d), s: float = s, kind: str = kind) -> bool:
@@ -294,13 +313,13 @@ def evaluate(
     model: str, data: EvalSet, others: list[EvalSet], settings: RetrievalSettings, sparse: SparseEncoder
 ) -> dict[str, Any]:
     vectors = corpus_embeddings(model, data)
-    store, ingest = build_store(
-        data, vectors, sparse, CACHE_DIR.parent / "bench-store" / f"{data.name}-{model}"
-    )
+    # one folder per process, so two runs (train and test split) never share a store
+    folder = CACHE_DIR.parent / "bench-store" / f"{data.name}-{model}-{os.getpid()}"
+    store, ingest = build_store(data, vectors, sparse, folder)
     try:
         qids = list(data.queries)
         questions = [data.queries[q] for q in qids]
-        grid = sweep(store, data, query_vectors(model, data, questions), sparse)
+        grid = sweep(store, data, query_vectors(model, data, questions), sparse, settings.candidates)
         retriever = Retriever(store, embedder_for(model), sparse, settings)
         retriever.retrieve(data.name, questions[0])  # warm-up (model load)
         rankings, latencies = {}, []
@@ -323,24 +342,27 @@ def evaluate(
             "sparse": grid["sparse"],
             "fused_default": {
                 **mean_metrics(rankings, data.qrels),
+                "fusion": settings.fusion,
                 "weights": list(retriever.weights_for(questions[0])),
                 "rrf_k": settings.rrf_k,
+                "candidates": settings.candidates,
             },
             "retrieve_latency": percentiles_ms(latencies),
             "fusion_grid": grid,
             "relevance": {
                 "settings": {
-                    "min_dense_score": settings.min_dense_score,
+                    "min_dense_score": retriever.min_dense_score,
                     "min_sparse_score": settings.min_sparse_score,
                 },
                 "in_domain_found": round(sum(r["found"] for r in inside) / len(inside), 3),
                 "out_of_domain_found": round(sum(r["found"] for r in outside) / len(outside), 3),
                 "generic_found": round(sum(r["found"] for r in generic) / len(generic), 3),
-                "grid": threshold_table(inside, outside),
+                "grid": threshold_table(inside, outside, retriever.min_dense_score),
             },
         }
     finally:
         store.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def synthetic_search(
@@ -399,7 +421,7 @@ def synthetic_search(
                 sq = SparseVector(ids.tolist(), [1.0] * len(ids))
                 t0 = time.perf_counter()
                 store.search(
-                    "synthetic", q if use_dense else None, sq if use_sparse else None, 5, 40, (1.0, 1.0), 10
+                    "synthetic", q if use_dense else None, sq if use_sparse else None, 5, 40, Fusion()
                 )
                 samples.append(time.perf_counter() - t0)
             return percentiles_ms(samples)
@@ -450,7 +472,7 @@ def local_mode_comparison(points: int = 1_000, dim: int = 384) -> dict[str, Any]
         samples = []
         for _ in range(20):
             t0 = time.perf_counter()
-            store.search("local", dense[0], None, 5, 40, (1.0, 1.0), 60)
+            store.search("local", dense[0], None, 5, 40, Fusion())
             samples.append(time.perf_counter() - t0)
         store.close()
     return {
@@ -463,7 +485,6 @@ def local_mode_comparison(points: int = 1_000, dim: int = 384) -> dict[str, Any]
 def main() -> None:
     import argparse
     import datetime
-    import os
     import platform
     import warnings
 
@@ -484,11 +505,24 @@ def main() -> None:
         "--min-dense", default="", help="override min_dense_score per model, e.g. multilingual-e5-small=0.86"
     )
     parser.add_argument("--rrf-k", type=int, default=None, help="override rrf_k")
+    parser.add_argument("--fusion-method", choices=["relative", "rrf"], default=None, help="override fusion")
+    parser.add_argument("--candidates", type=int, default=None, help="override candidates")
+    parser.add_argument(
+        "--split",
+        choices=["test", "train"],
+        default="test",
+        help="judged queries (SciFact has a train split)",
+    )
     parser.add_argument("--min-sparse", type=float, default=None, help="override min_sparse_score")
     parser.add_argument("--embed-only", action="store_true", help="fill the embedding cache and stop")
     args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
     runs = [tuple(r.split(":")) for r in args.runs.split(",") if r]
-    sets = {name: load_eval_set(name) for name in {s for s, _ in runs} | {"scifact", "autorag_ko"}}
+    sets = {
+        name: load_eval_set(
+            name, args.split if (EVAL_DIR / name / f"qrels.{args.split}.tsv").exists() else "test"
+        )
+        for name in {s for s, _ in runs} | {"scifact", "autorag_ko"}
+    }
     if args.embed_only:
         for set_name, model in runs:
             corpus_embeddings(model, sets[set_name])
@@ -504,6 +538,10 @@ def main() -> None:
         overrides["fusion_weights"] = weights
     if args.rrf_k is not None:
         overrides["rrf_k"] = args.rrf_k
+    if args.fusion_method is not None:
+        overrides["fusion"] = args.fusion_method
+    if args.candidates is not None:
+        overrides["candidates"] = args.candidates
     min_dense = {m: float(v) for m, v in (item.split("=") for item in args.min_dense.split(",") if item)}
     if args.min_sparse is not None:
         overrides["min_sparse_score"] = args.min_sparse
@@ -513,6 +551,7 @@ def main() -> None:
         "benchmark": "retrieval",
         "when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "split": args.split,
         "runs": [],
     }
     for set_name, model in runs:
@@ -520,13 +559,25 @@ def main() -> None:
         print(f"running {set_name} with {model}", file=sys.stderr, flush=True)
         run_settings = settings
         if model in min_dense:
-            run_settings = settings.model_copy(update={"min_dense_score": min_dense[model]})
+            thresholds = {**settings.min_dense_score, model: min_dense[model]}
+            run_settings = settings.model_copy(update={"min_dense_score": thresholds})
         results["runs"].append(evaluate(model, sets[set_name], others, run_settings, sparse))
+    out = (
+        ROOT
+        / "bench"
+        / "results"
+        / ("retrieval.json" if args.split == "test" else f"retrieval-{args.split}.json")
+    )
     if not args.skip_synthetic:
         print("synthetic 100k", file=sys.stderr, flush=True)
         results["synthetic_100k"] = synthetic_search()
         results["local_mode_1k"] = local_mode_comparison()
-    out = ROOT / "bench" / "results" / "retrieval.json"
+    elif out.is_file():  # keep the last store-only figures (they do not depend on the retrieval settings)
+        previous = json.loads(out.read_text(encoding="utf-8"))
+        if "synthetic_100k" in previous:
+            results["synthetic_from"] = previous.get("synthetic_from") or previous.get("when")
+            results["synthetic_100k"] = previous["synthetic_100k"]
+            results["local_mode_1k"] = previous.get("local_mode_1k")
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(out)

@@ -88,6 +88,18 @@ class RedisSettings(BaseModel):
     connect_timeout_s: float = 1.0
 
 
+class CacheSettings(BaseModel):
+    """The Redis response cache: deterministic chat completions, RAG answers and embeddings."""
+
+    enabled: bool = True
+    ttl_s: int = 24 * 3600  # chat completions and RAG answers
+    embeddings_ttl_s: int = 7 * 24 * 3600
+    max_entry_kb: int = 512  # larger responses are not stored
+    # each cache command gives up after this long; after a failure the cache is skipped for retry_after_s
+    timeout_s: float = 0.25
+    retry_after_s: float = 5.0
+
+
 class EmbedderSpec(BaseModel):
     """One embedding model exposed through /v1/embeddings."""
 
@@ -98,6 +110,9 @@ class EmbedderSpec(BaseModel):
     api_key_env: str | None = None  # name of the env var that holds the remote key
     remote_model: str | None = None
     batch_size: int = 32
+    # CPU threads of a local model (None: one per core). On a small box shared with the chat engine or
+    # workers, 1 can be much faster: each thread waits for the slowest at every layer (README, Benchmarks)
+    num_threads: int | None = None
 
 
 class EmbeddingSettings(BaseModel):
@@ -133,16 +148,79 @@ class IngestionSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     top_k: int = 5
     candidates: int = 40  # per retriever, before fusion
-    # reciprocal rank fusion: weights of the dense and sparse rankings, per language ("default" otherwise)
-    # chosen by bench/retrieval.py (AutoRAG-ko, SciFact): Korean leans on the Kiwi BM25 ranking
+    # how the dense and the sparse candidate lists become one: "relative" (each score over the best of its
+    # list, weighted sum) or "rrf" (weighted reciprocal rank fusion, rrf_k); weights (dense, sparse) per query
+    # language ("default" otherwise), chosen by bench/retrieval.py: Korean leans on the Kiwi BM25 ranking
+    fusion: Literal["relative", "rrf"] = "relative"
     rrf_k: int = 10
     fusion_weights: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {"ko": (0.1, 1.0), "en": (0.7, 1.0), "default": (0.7, 1.0)}
+        default_factory=lambda: {"ko": (0.2, 0.8), "en": (0.55, 0.45), "default": (0.55, 0.45)}
     )
-    # a passage counts as relevant when its dense cosine similarity reaches min_dense_score (tuned for the
-    # default e5 embedder) or it is in the sparse top 3 with a BM25 score of at least min_sparse_score
-    min_dense_score: float = 0.86
+    # a passage counts as relevant when its dense cosine similarity reaches the threshold of the collection's
+    # embedder (min_dense_score[name], else ["default"]; each model's cosines sit on their own scale) or it is
+    # in the sparse top 3 with a BM25 score of at least min_sparse_score. One number means every embedder.
+    min_dense_score: dict[str, float] = Field(
+        default_factory=lambda: {"multilingual-e5-small": 0.86, "all-minilm-l6-v2": 0.45, "default": 0.86}
+    )
     min_sparse_score: float = 15.0
+
+    @field_validator("min_dense_score", mode="before")
+    @classmethod
+    def _one_for_all(cls, value: Any) -> Any:
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            return {"default": value}
+        return value
+
+    @field_validator("min_dense_score")
+    @classmethod
+    def _with_default(cls, value: dict[str, float]) -> dict[str, float]:
+        # an embedder without its own entry gets e5's threshold, the strictest of the measured ones
+        return {"default": 0.86, **value}
+
+    def dense_threshold(self, embedder: str) -> float:
+        """The cosine similarity a hit of ``embedder``'s collection needs to count as relevant."""
+        return self.min_dense_score.get(embedder, self.min_dense_score["default"])
+
+
+class SummarySettings(BaseModel):
+    max_file_mb: float = 50.0
+    max_words: int = 250  # default length of the whole summary
+    # the share of the model's context one map step may fill with document text (the rest: prompt, output)
+    chunk_context_share: float = 0.6
+    max_output_tokens: int = 768
+    max_attempts: int = 3  # a reply that is not valid JSON for the schema is repaired, then retried
+    batch_max_files: int = 20
+
+
+class MarketSettings(BaseModel):
+    provider: Literal["yfinance", "csv"] = "yfinance"
+    csv_dir: Path | None = None  # <TICKER>.csv with Date,Open,High,Low,Close,Volume (provider csv)
+    timeout_s: float = 15.0
+    default_period: str = "1y"
+
+
+class WorkerSettings(BaseModel):
+    queues: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["reports", "summaries"])
+    job_timeout_s: int = 1800
+    max_retries: int = 3
+    retry_backoff_s: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [10, 60, 300])
+    result_ttl_s: int = 7 * 24 * 3600
+    # a job whose worker vanished (SIGKILL, OOM) is requeued once its heartbeat is this old
+    heartbeat_s: int = 15
+    # `hearth serve` starts this many `hearth worker` children itself (the embedded profile; compose runs
+    # workers as services instead)
+    embedded: int = 0
+
+    @field_validator("queues", "retry_backoff_s", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+
+class SchedulerSettings(BaseModel):
+    schedules_file: str = "schedules.yaml"  # relative to the configs directory, or absolute
+    poll_s: float = 30.0
+    embedded: bool = False  # `hearth serve` runs `hearth scheduler` as a child (the embedded profile)
 
 
 class AuthSettings(BaseModel):
@@ -156,6 +234,40 @@ class AuthSettings(BaseModel):
     @classmethod
     def _split(cls, value: Any) -> Any:
         return _split_csv(value)
+
+
+class KeyLimit(BaseModel):
+    """One key's own limits (0 = unlimited; unset = the default)."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+class LimitSettings(BaseModel):
+    """Per-key rate limits on /v1, counted in Redis per minute across API replicas (0 = unlimited).
+
+    ``per_key`` maps a key's name (``hearth keys create --name``, or ``env-<first 6 characters>`` for a
+    HEARTH_API_KEYS key) to its own limits, e.g. HEARTH_LIMITS__PER_KEY='{"batch": {"rpm": 600}}'."""
+
+    enabled: bool = True
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0
+    per_key: dict[str, KeyLimit] = Field(default_factory=dict)
+    # each Redis command gives up after this long; a failing Redis is skipped (limits off) for retry_after_s
+    timeout_s: float = 0.25
+    retry_after_s: float = 5.0
+
+
+class ObservabilitySettings(BaseModel):
+    """/metrics, per-key usage counters and optional Sentry error reporting."""
+
+    metrics_enabled: bool = True
+    usage_enabled: bool = True
+    usage_retention_days: int = 90
+    # errors go to Sentry too when this is set and sentry-sdk is installed (pip install sentry-sdk)
+    sentry_dsn: str | None = None
+    sentry_environment: str | None = None
+    sentry_traces_sample_rate: float = 0.0
 
 
 def _split_csv(value: Any) -> Any:
@@ -182,11 +294,18 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    summaries: SummarySettings = Field(default_factory=SummarySettings)
+    market: MarketSettings = Field(default_factory=MarketSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @field_validator("profiles", "api_keys", mode="before")
     @classmethod
@@ -218,6 +337,11 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.engine.models_dir or self.data_dir / "models"
+
+    @property
+    def schedules_path(self) -> Path:
+        path = Path(self.scheduler.schedules_file)
+        return path if path.is_absolute() else self.config_dir / path
 
     @property
     def models_path(self) -> Path:

@@ -3,6 +3,9 @@
 When no retrieved passage clears the relevance rule (``Retriever.is_relevant``), the model is not asked at
 all: ``found`` is false, there are no citations and the answer is the fixed not-found sentence. Passages are
 numbered [1]..[n] in the prompt and ``citations[n-1]`` is passage [n].
+
+With a cache, answers that do not depend on a stored conversation come from it (:mod:`indexing.answer_cache`);
+a hit still starts a new session and records its turn, as a fresh answer would.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import orjson
 
 from configs.settings import RetrievalSettings
+from indexing.answer_cache import AnswerCache
 from indexing.assistants import AssistantSpec, PromptLibrary
 from indexing.collections import CollectionService, EmbedderMismatch
 from indexing.embedding_service import EmbeddingService
@@ -24,8 +28,9 @@ from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
 from indexing.types import ScoredChunk
 from indexing.vector_store import VectorStore
+from inference.cache import Cache
 from inference.gateway import ChatGateway
-from storage.collections import CollectionRepository
+from storage.collections import CollectionRecord, CollectionRepository
 
 MAX_ANSWER_TOKENS = 384
 HISTORY_TOKENS = 600
@@ -52,10 +57,12 @@ class Answer:
     session_id: str | None
     usage: dict[str, int] = field(default_factory=dict)
     search_query: str = ""
+    cached: bool = False  # served from the response cache
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("search_query")
+        data.pop("cached")
         for citation in data["citations"]:
             citation.pop("index")
         return data
@@ -90,7 +97,9 @@ class AnswerService:
         gateway: ChatGateway,
         prompts: PromptLibrary,
         chat_model: str,
+        cache: Cache | None = None,
     ) -> None:
+        self._cache = AnswerCache(cache, gateway.catalog, chat_model, settings) if cache else None
         self._settings = settings
         self._collections = collections
         self._repo = repo
@@ -122,13 +131,24 @@ class AnswerService:
         assistant: AssistantSpec | None = None,
         history: Sequence[tuple[str, str]] | None = None,
     ) -> Answer:
-        prepared = await self._prepare(tenant, collection, question, top_k, session_id, assistant, history)
+        record = await self._collections.get(tenant, collection)
+        key = self._cache_key(record, question, top_k, session_id, assistant, history)
+        hit = await self._from_cache(key, history)
+        if hit is not None:
+            await self._remember_hit(tenant, hit, question)
+            return hit
+        prepared = await self._prepare(
+            tenant, collection, question, top_k, session_id, assistant, history, record
+        )
         if prepared.messages is None:
             answer_text = self._prompts.not_found(prepared.language)
-            return await self._finish(tenant, prepared, answer_text, found=False)
-        content, usage = await self._complete(prepared.messages, MAX_ANSWER_TOKENS)
-        prepared.usage = _add_usage(prepared.usage, usage)
-        return await self._finish(tenant, prepared, content.strip(), found=True)
+            answer = await self._finish(tenant, prepared, answer_text, found=False)
+        else:
+            content, usage = await self._complete(prepared.messages, MAX_ANSWER_TOKENS)
+            prepared.usage = _add_usage(prepared.usage, usage)
+            answer = await self._finish(tenant, prepared, content.strip(), found=True)
+        await self._to_cache(key, answer)
+        return answer
 
     async def ask_stream(
         self,
@@ -143,7 +163,14 @@ class AnswerService:
     ) -> tuple[Answer, AsyncIterator[str]]:
         """The citations (in the returned Answer) are known before the first token; the iterator yields
         the answer's text deltas, and the Answer's ``answer`` and ``usage`` are complete when it ends."""
-        prepared = await self._prepare(tenant, collection, question, top_k, session_id, assistant, history)
+        record = await self._collections.get(tenant, collection)
+        key = self._cache_key(record, question, top_k, session_id, assistant, history)
+        hit = await self._from_cache(key, history)
+        if hit is not None:
+            return hit, self._replay(tenant, hit, question)
+        prepared = await self._prepare(
+            tenant, collection, question, top_k, session_id, assistant, history, record
+        )
         found = prepared.messages is not None
         answer = Answer(
             "",
@@ -169,8 +196,59 @@ class AnswerService:
                         yield delta
                 answer.answer = "".join(parts).strip()
             await self._remember(tenant, prepared, answer.answer)
+            await self._to_cache(key, answer)
 
         return answer, deltas()
+
+    # -- the cache -------------------------------------------------------------------------------------------
+
+    def _cache_key(
+        self,
+        record: CollectionRecord,
+        question: str,
+        top_k: int | None,
+        session_id: str | None,
+        assistant: AssistantSpec | None,
+        history: Sequence[tuple[str, str]] | None,
+    ) -> str | None:
+        if self._cache is None:
+            return None
+        return self._cache.key(
+            record, question, top_k=top_k, session_id=session_id, assistant=assistant, history=history
+        )
+
+    async def _from_cache(self, key: str | None, history: Sequence[tuple[str, str]] | None) -> Answer | None:
+        entry = await self._cache.load(key) if self._cache is not None else None
+        if entry is None:
+            return None
+        citations = [Citation(**citation) for citation in entry["citations"]]
+        # like a fresh answer: a new session unless the caller passed the history itself
+        session_id = uuid.uuid4().hex if history is None else None
+        return Answer(
+            entry["answer"],
+            entry["found"],
+            citations,
+            session_id,
+            entry["usage"],
+            entry["search_query"],
+            True,
+        )
+
+    async def _to_cache(self, key: str | None, answer: Answer) -> None:
+        if self._cache is not None and key is not None:
+            entry = asdict(answer)
+            for name in ("session_id", "cached"):
+                entry.pop(name)
+            await self._cache.store(key, entry)
+
+    async def _remember_hit(self, tenant: str, answer: Answer, question: str) -> None:
+        if answer.session_id:
+            turns = [("user", question.strip()), ("assistant", answer.answer)]
+            await asyncio.to_thread(self._repo.add_turns, tenant, answer.session_id, turns)
+
+    async def _replay(self, tenant: str, answer: Answer, question: str) -> AsyncIterator[str]:
+        yield answer.answer
+        await self._remember_hit(tenant, answer, question)
 
     # -- steps -----------------------------------------------------------------------------------------------
 
@@ -183,9 +261,10 @@ class AnswerService:
         session_id: str | None,
         assistant: AssistantSpec | None,
         history: Sequence[tuple[str, str]] | None,
+        record: CollectionRecord | None = None,
     ) -> _Prepared:
         question = question.strip()
-        record = await self._collections.get(tenant, collection)
+        record = record or await self._collections.get(tenant, collection)
         if record.embedder not in self._embeddings.names():
             raise EmbedderMismatch(
                 f"the collection '{collection}' was built with the embedder '{record.embedder}', which this "

@@ -3,12 +3,17 @@
 Each embedder gets its own single-thread executor, so concurrent requests for one model queue behind each
 other (in batches of the model's ``batch_size``, interleaving fairly) instead of oversubscribing the CPU,
 while different models still run side by side.
+
+With a cache, each input's vector (float32 bytes, after its token count) is kept under the embedder's name,
+the input type and the text's SHA-256: a request fetches what is cached with one MGET and embeds the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import struct
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +31,7 @@ from indexing.embedders import (
     minilm_path,
 )
 from indexing.errors import EmbeddingBackendError, EmbeddingInputError, IndexingError, UnknownEmbeddingModel
+from inference.cache import PREFIX, ResponseCache
 
 log = logging.getLogger("hearth.embeddings")
 
@@ -40,6 +46,7 @@ class EmbeddingResult:
     prompt_tokens: int  # tokens the model processed (after truncation)
     model: str
     dimensions: int
+    cached: int = 0  # how many of the inputs came from the cache
 
 
 @runtime_checkable
@@ -50,15 +57,17 @@ class _Closeable(Protocol):
 def build_embedder(spec: EmbedderSpec, environ: Mapping[str, str]) -> Embedder:
     """One embedder from its spec; cheap (nothing loads). Raises EmbeddingBackendError on a bad spec."""
     if spec.kind == "e5":
-        return E5Embedder(spec.name, model_path=spec.path)
+        return E5Embedder(spec.name, model_path=spec.path, num_threads=spec.num_threads)
     if spec.kind == "minilm":
-        return SentenceTransformerEmbedder(spec.path or minilm_path(), spec.name)
+        return SentenceTransformerEmbedder(
+            spec.path or minilm_path(), spec.name, num_threads=spec.num_threads
+        )
     if spec.kind == "sentence-transformers":
         if not spec.path:
             raise EmbeddingBackendError(
                 f"the embedding model '{spec.name}' (kind sentence-transformers) needs a path to its folder"
             )
-        return SentenceTransformerEmbedder(spec.path, spec.name)
+        return SentenceTransformerEmbedder(spec.path, spec.name, num_threads=spec.num_threads)
     if not spec.api_base:
         raise EmbeddingBackendError(f"the embedding model '{spec.name}' (kind openai) needs an api_base")
     api_key = None
@@ -83,7 +92,9 @@ class EmbeddingService:
         embedders: Mapping[str, Embedder] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
+        self._cache = cache if cache is not None and cache.enabled else None
         specs = {spec.name: spec for spec in settings.models}
         if embedders is None:
             embedders = {name: build_embedder(spec, environ or {}) for name, spec in specs.items()}
@@ -137,17 +148,33 @@ class EmbeddingService:
                     "is not supported",
                     param="dimensions",
                 )
+        if self._cache is None:
+            vectors, tokens = await self._embed(model, embedder, texts, input_type)
+            return EmbeddingResult(vectors, sum(tokens), model, int(vectors.shape[1]))
+        keys = [_cache_key(model, input_type, text) for text in texts]
+        found = [_unpack(value) for value in await self._cache.get_many(keys)]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        if missing:
+            vectors, tokens = await self._embed(model, embedder, [texts[i] for i in missing], input_type)
+            fresh = {keys[i]: _pack(vectors[n], tokens[n]) for n, i in enumerate(missing)}
+            await self._cache.set_many(fresh, self._cache.settings.embeddings_ttl_s)
+            for n, i in enumerate(missing):
+                found[i] = (vectors[n], tokens[n])
+        rows = [entry for entry in found if entry is not None]
+        stacked = np.stack([row[0] for row in rows]).astype(np.float32, copy=False)
+        return EmbeddingResult(
+            stacked, sum(row[1] for row in rows), model, int(stacked.shape[1]), len(texts) - len(missing)
+        )
+
+    async def _embed(
+        self, model: str, embedder: Embedder, texts: list[str], input_type: InputType
+    ) -> tuple[np.ndarray, list[int]]:
         batch_size = self._batch_sizes[model]
         batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
         # one executor job per batch: a big request does not hold the model while small ones wait
         parts = [await self._run(model, _embed_batch, embedder, batch, input_type) for batch in batches]
         vectors = parts[0][0] if len(parts) == 1 else np.concatenate([part[0] for part in parts])
-        return EmbeddingResult(
-            vectors=vectors,
-            prompt_tokens=sum(part[1] for part in parts),
-            model=model,
-            dimensions=int(vectors.shape[1]),
-        )
+        return vectors, [n for part in parts for n in part[1]]
 
     async def preload(self) -> None:
         """Load every model now (each on its own executor); logs each failure and raises the first."""
@@ -190,8 +217,23 @@ def _dimensions_of(embedder: Embedder) -> int:
     return embedder.dimensions
 
 
-def _embed_batch(embedder: Embedder, texts: list[str], input_type: InputType) -> tuple[np.ndarray, int]:
-    """Runs on the model's executor: the vectors and the tokens the model processed."""
+def _cache_key(model: str, input_type: str, text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{PREFIX}emb:{model}:{input_type}:{digest}"
+
+
+def _pack(vector: np.ndarray, tokens: int) -> bytes:
+    return struct.pack("<I", tokens) + np.asarray(vector, dtype="<f4").tobytes()
+
+
+def _unpack(value: bytes | None) -> tuple[np.ndarray, int] | None:
+    if value is None or len(value) < 8 or (len(value) - 4) % 4:
+        return None
+    return np.frombuffer(value, dtype="<f4", offset=4), struct.unpack_from("<I", value)[0]
+
+
+def _embed_batch(embedder: Embedder, texts: list[str], input_type: InputType) -> tuple[np.ndarray, list[int]]:
+    """Runs on the model's executor: the vectors and the tokens the model processed for each text."""
     vectors = embedder.embed(texts, input_type)
     if vectors.shape[0] != len(texts):
         raise EmbeddingBackendError(
@@ -199,7 +241,7 @@ def _embed_batch(embedder: Embedder, texts: list[str], input_type: InputType) ->
             f"for {len(texts)} inputs"
         )
     limit = embedder.max_tokens
-    return vectors, sum(_processed_tokens(embedder, text, input_type, limit) for text in texts)
+    return vectors, [_processed_tokens(embedder, text, input_type, limit) for text in texts]
 
 
 def _processed_tokens(embedder: Embedder, text: str, input_type: InputType, limit: int) -> int:

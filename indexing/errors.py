@@ -9,7 +9,10 @@
     ├── DocumentError                an upload cannot be indexed (400)
     │   ├── UnsupportedDocumentType  not PDF, TXT, Markdown, HTML or DOCX (415)
     │   ├── DocumentTooLarge         over ingestion.max_file_mb (413)
-    │   └── UnreadableDocument       empty, corrupt, encrypted or without text (422)
+    │   └── UnreadableDocument       empty, corrupt or encrypted (422)
+    │       └── NoExtractableText    pages without a text layer (422, no_extractable_text)
+    ├── InvalidSummaryOptions        an unknown summary language, max_words out of range (400)
+    ├── SummaryFailed                the model gave no usable summary after every attempt (502)
     └── (indexing/collections.py)    CollectionNotFound, DocumentNotFound (404), InvalidCollection (400),
                                      EmbedderMismatch (409)
 
@@ -89,3 +92,21 @@ class UnreadableDocument(DocumentError):
     """The file is corrupt, encrypted, empty or has no extractable text (422)."""
 
     code = "unreadable_document"
+
+
+class NoExtractableText(UnreadableDocument):
+    """The file opens but holds no text (a scan without OCR, blank pages) (422)."""
+
+    code = "no_extractable_text"
+
+
+class InvalidSummaryOptions(IndexingError):
+    """A summary option is out of range: an unknown language, max_words too small or too large (400)."""
+
+    code = "invalid_value"
+
+
+class SummaryFailed(IndexingError):
+    """The model answered, but never with a usable summary, in every allowed attempt (502)."""
+
+    code = "summary_failed"

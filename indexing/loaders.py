@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from llama_index.core.schema import Document
 
-from indexing.errors import DocumentTooLarge, UnreadableDocument, UnsupportedDocumentType
+from indexing.errors import DocumentTooLarge, NoExtractableText, UnreadableDocument, UnsupportedDocumentType
 
 DocumentKind = Literal["pdf", "txt", "md", "html", "docx"]
 
@@ -116,7 +116,7 @@ def load_document(
     ]
     if not documents:
         hint = " (a scanned PDF needs OCR first)" if kind == "pdf" else ""
-        raise UnreadableDocument(f"'{name}' has no extractable text{hint}", name)
+        raise NoExtractableText(f"'{name}' has no extractable text{hint}", name)
     return LoadedDocument(document_id, name, kind, pages, documents)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 # chunk point ids are uuid5(document_id, index): re-ingesting the same bytes writes the same ids
 CHUNK_NAMESPACE = uuid.UUID("6f1b8c3e-2a4d-5e6f-8a9b-0c1d2e3f4a5b")
@@ -45,3 +45,16 @@ class ScoredChunk:
     sparse_score: float | None = None  # BM25-style score when the sparse retriever found it
     dense_rank: int | None = None  # 1-based rank in each retriever's list
     sparse_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the dense and the sparse candidate lists become one ranking (:func:`indexing.vector_store.fuse`).
+
+    ``"relative"``: each score divided by the best score of its list, then ``w_dense * d + w_sparse * s``;
+    ``"rrf"``: weighted reciprocal rank fusion, ``sum(w / (rrf_k + rank))``.
+    """
+
+    weights: tuple[float, float] = (0.5, 0.5)  # dense, sparse
+    method: Literal["relative", "rrf"] = "relative"
+    rrf_k: int = 10

@@ -202,7 +202,7 @@ class EngineSupervisor:
                     env=_child_env(),
                     # a Ctrl-C in the terminal is Hearth's to handle, not the engine's
                     start_new_session=True,
-                    preexec_fn=_die_with_parent(),
+                    preexec_fn=die_with_parent(),
                 )
             except OSError as exc:
                 raise EngineError(f"cannot start the engine ({command[0]}): {exc}") from exc
@@ -332,7 +332,7 @@ def _child_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key.lower() not in names}
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A preexec_fn that makes the child get SIGTERM when its parent dies (Linux); None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None

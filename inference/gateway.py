@@ -60,6 +60,8 @@ ROUTER_KEYS = frozenset(
 ENGINE_EXIT_GRACE_S = 0.3
 _EVENT_SPLIT = re.compile(rb"\r?\n\r?\n")
 EngineWaiter = Callable[[float], Awaitable[bool]]
+# told the usage of every answered call (model group, OpenAI usage, time to first token of a stream)
+UsageObserver = Callable[[str, dict[str, int], float | None], None]
 
 
 @dataclass
@@ -147,8 +149,10 @@ class ChatGateway:
         *,
         engine_waiter: EngineWaiter | None = None,
         engine_wait_s: float = 30.0,
+        on_usage: UsageObserver | None = None,
     ) -> None:
         self.catalog = catalog
+        self._on_usage = on_usage
         self._router = router
         self._upstream = upstream
         self._counters = counters  # by model group
@@ -212,6 +216,7 @@ class ChatGateway:
             )
             completion_tokens = self.count_tokens(request.group, completion)
             usage = _usage(request.prompt_tokens, completion_tokens)
+        self._observe(request.group, usage, None)
         return ChatResult(reply.content, usage, str(data.get("model", request.group)), reply.deployment_id)
 
     async def open_stream(self, request: ChatRequest) -> tuple[AsyncIterator[bytes], StreamStats]:
@@ -374,6 +379,7 @@ class ChatGateway:
             stats.usage = _usage(request.prompt_tokens, completion_tokens)
             if done and request.include_usage:
                 yield _sse(_usage_chunk(last_chunk, stats.usage))
+        self._observe(request.group, stats.usage, stats.first_token_s)
         if not done:
             stats.error = BackendUnavailable("the model server stopped in the middle of the answer")
             yield _sse(
@@ -387,6 +393,13 @@ class ChatGateway:
                 }
             )
         yield _DONE
+
+    def _observe(self, group: str, usage: dict[str, int], first_token_s: float | None) -> None:
+        if self._on_usage is not None:
+            try:
+                self._on_usage(group, usage, first_token_s)
+            except Exception:  # accounting must never break an answer
+                log.exception("the usage observer failed")
 
     def _on_event(
         self,

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.db import describe_error, utcnow
-from storage.errors import DatabaseUnavailable, StorageError
+from storage.db import transaction, utcnow
+from storage.errors import StorageError
 from storage.models import ChatTurn, Collection, Document
 
 
@@ -90,13 +90,8 @@ class CollectionRepository:
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._sessions = session_factory
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        try:
-            with self._sessions() as session, session.begin():
-                yield session
-        except OperationalError as exc:
-            raise DatabaseUnavailable(f"the database is unavailable: {describe_error(exc)}") from exc
+    def _session(self) -> AbstractContextManager[Session]:
+        return transaction(self._sessions)
 
     # -- collections -----------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,17 @@ def describe_error(exc: BaseException) -> str:
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(cause).__name__
+
+
+@contextlib.contextmanager
+def transaction(sessions: Callable[[], Session]) -> Iterator[Session]:
+    """A session inside one transaction (committed on exit); a database that does not answer becomes
+    DatabaseUnavailable. The repositories' shared unit of work."""
+    try:
+        with sessions() as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"the database is unavailable: {describe_error(exc)}") from exc
 
 
 def ping(engine: Engine) -> None:

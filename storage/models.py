@@ -8,8 +8,10 @@ Rows stay inside the storage package: stores convert them to frozen domain types
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Float,
@@ -111,3 +113,99 @@ class ChatTurn(Base):
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+REPORT_KINDS = ("on_demand", "scheduled")
+
+
+class Report(Base):
+    """A stock/ETF report: the Markdown, the data snapshot every figure came from, and how it was written.
+
+    ``run_key`` makes scheduled runs idempotent (e.g. ``daily:AAPL:2026-11-24``): a rerun, a second
+    scheduler or a retried job finds the row instead of writing another. On-demand reports have none.
+    ``tenant`` is None for scheduled reports, which every key may read.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_ticker_created", "ticker", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str | None] = mapped_column(String(64), index=True)
+    ticker: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="on_demand")
+    run_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    as_of: Mapped[str] = mapped_column(String(10))  # ISO date of the last bar in the data
+    markdown: Mapped[str] = mapped_column(Text())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON())
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_version: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Summary(Base):
+    """A stored document summary, reused when the same bytes are summarised again with the same options."""
+
+    __tablename__ = "summaries"
+    __table_args__ = (UniqueConstraint("tenant", "document_sha", "options_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    document_sha: Mapped[str] = mapped_column(String(64))
+    options_key: Mapped[str] = mapped_column(String(200))  # language, max_words, model, prompt version
+    filename: Mapped[str] = mapped_column(String(500))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+JOB_STATES = ("queued", "started", "finished", "failed")
+
+
+class Job(Base):
+    """A client-visible job (e.g. a summary batch) made of one RQ job per item."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobItem(Base):
+    """One unit of a job, run by one RQ job; the worker records its state, result and error here."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (
+        UniqueConstraint("job_id", "position"),
+        CheckConstraint("status IN ('queued', 'started', 'finished', 'failed')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # also the RQ job id
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(500))  # e.g. the file name
+    params: Mapped[dict[str, Any]] = mapped_column(JSON())
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON())
+    error: Mapped[str | None] = mapped_column(Text())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ErrorEvent(Base):
+    """A recorded failure (a 5xx answer or a failed job), counted per fingerprint (source + message)."""
+
+    __tablename__ = "error_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # "route" or "job"
+    name: Mapped[str] = mapped_column(String(200))  # the route or the job's function
+    request_id: Mapped[str | None] = mapped_column(String(64))  # the latest occurrence's
+    error_type: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text())
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -1,4 +1,7 @@
-"""POST /v1/chat/completions (OpenAI-compatible; streaming as SSE ending in ``data: [DONE]``)."""
+"""POST /v1/chat/completions (OpenAI-compatible; streaming as SSE ending in ``data: [DONE]``).
+
+Deterministic requests (temperature 0, or a seed) are answered from the response cache when they can be
+(:mod:`inference.chat_cache`); every answer says ``x-hearth-cache: hit`` or ``miss``."""
 
 from __future__ import annotations
 
@@ -12,15 +15,19 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from api.assistant_chat import ASSISTANT_PREFIX, assistant_completion
-from api.deps import AnswerServiceDep, AssistantsDep, GatewayDep, PrincipalDep
+from api.deps import AnswerServiceDep, AssistantsDep, CacheDep, GatewayDep, PrincipalDep
 from api.errors import ApiError, sse_error
 from api.schemas.chat import ChatCompletionRequest
+from inference.cache import HEADER
+from inference.chat_cache import chat_key, recording, replay_stream
 from inference.gateway import StreamStats
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 usage_log = logging.getLogger("hearth.usage")
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_HIT = {HEADER: "hit"}
+_MISS = {HEADER: "miss"}
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -68,25 +75,46 @@ async def create_chat_completion(
     principal: PrincipalDep,
     answers: AnswerServiceDep,
     assistants: AssistantsDep,
+    cache: CacheDep,
 ) -> Response:
     """Create a chat completion. The request and the answer are the OpenAI API's; the upstream's bytes
     are passed through. ``stream: true`` answers server-sent events. ``model: assistant/<name>`` talks to a
-    RAG assistant (answers carry ``citations``)."""
+    RAG assistant (answers carry ``citations``). Deterministic requests (``temperature: 0`` or a ``seed``)
+    may be served from the cache: the header ``x-hearth-cache`` says ``hit`` or ``miss``."""
     payload = await read_json(request)
     validate(ChatCompletionRequest, payload)
     if payload["model"].startswith(ASSISTANT_PREFIX):
         return await assistant_completion(payload, principal, answers, assistants)
+    key = chat_key(gateway.catalog, payload) if cache.enabled else None
+    cached = await cache.get(key) if key is not None else None
+    if cached is not None:
+        usage_log.info("usage", extra={"tenant": principal.tenant, "model": payload["model"], "cache": "hit"})
+        return _replay(cached, payload)
     chat = gateway.prepare(payload)
     if not chat.stream:
         result = await gateway.complete(chat)
+        if key is not None:
+            await cache.set(key, result.content)
         usage_log.info("usage", extra={"tenant": principal.tenant, "model": chat.group, **result.usage})
-        return Response(result.content, media_type="application/json")
+        return Response(result.content, media_type="application/json", headers=_MISS)
     events, stats = await gateway.open_stream(chat)
+    if key is not None:
+        events = recording(events, lambda: stats.usage, cache, key)
     return StreamingResponse(
         _stream(events, stats, principal.tenant, chat.group),
         media_type="text/event-stream",
-        headers=_SSE_HEADERS,
+        headers={**_SSE_HEADERS, **_MISS},
     )
+
+
+def _replay(body: bytes, payload: dict[str, Any]) -> Response:
+    """A cached completion: its stored bytes, or, for a stream, the SSE chunks that carry it."""
+    if not payload.get("stream"):
+        return Response(body, media_type="application/json", headers=_HIT)
+    include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+    # the whole stream at once: every event is at hand, and a plain body is valid SSE
+    events = b"".join(replay_stream(body, include_usage))
+    return Response(events, media_type="text/event-stream", headers={**_SSE_HEADERS, **_HIT})
 
 
 async def _stream(

@@ -37,6 +37,11 @@ async def readyz(container: ContainerDep) -> JSONResponse:
         checks["database"] = {"status": "down", "error": str(exc)[:200]}
     redis_ok = await container.redis.ping()
     checks["redis"] = {"status": "ok" if redis_ok else "down", "embedded": container.redis.embedded}
+    if redis_ok:  # background jobs: not needed to answer requests, reported for operators
+        try:
+            checks["jobs"] = await asyncio.wait_for(asyncio.to_thread(container.queue.status), timeout=3)
+        except Exception as exc:
+            checks["jobs"] = {"status": "unknown", "error": str(exc)[:200]}
     ready = checks["engine"]["status"] in ("ok", "external") and checks["database"]["status"] == "ok"
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503

@@ -14,6 +14,7 @@ from api.errors import ApiError, sse_error
 from api.schemas.rag import AnswerOut, AskRequest, AssistantList, AssistantOut, QueryRequest
 from indexing.answers import Answer
 from indexing.assistants import AssistantSpec
+from inference.cache import HEADER
 
 router = APIRouter(prefix="/v1", tags=["rag"])
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -36,7 +37,7 @@ async def query_collection(
     answer = await answers.ask(
         principal.tenant, name, body.question, top_k=body.top_k, session_id=body.session_id
     )
-    return Response(orjson.dumps(answer.as_dict()), media_type="application/json")
+    return _json(answer)
 
 
 @router.get("/assistants", response_model=AssistantList)
@@ -70,7 +71,7 @@ async def ask_assistant(
     answer = await answers.ask(
         principal.tenant, spec.collection, body.question, session_id=body.session_id, assistant=spec
     )
-    return Response(orjson.dumps(answer.as_dict()), media_type="application/json")
+    return _json(answer)
 
 
 def find_assistant(assistants: dict[str, AssistantSpec], name: str) -> AssistantSpec:
@@ -101,7 +102,20 @@ def _sse(answer: Answer, deltas: AsyncIterator[str]) -> StreamingResponse:
             yield sse_error(exc)
         yield b"data: [DONE]\n\n"
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={**_SSE_HEADERS, **cache_header(answer)}
+    )
+
+
+def _json(answer: Answer) -> Response:
+    return Response(
+        orjson.dumps(answer.as_dict()), media_type="application/json", headers=cache_header(answer)
+    )
+
+
+def cache_header(answer: Answer) -> dict[str, str]:
+    """``x-hearth-cache: hit`` on an answer served from the cache, ``miss`` on any other."""
+    return {HEADER: "hit" if answer.cached else "miss"}
 
 
 def _event(data: dict[str, object]) -> bytes:

@@ -91,7 +91,7 @@ def failover_server(
         data_dir,
         env={
             "HEARTH_GATEWAY__MODELS_FILE": str(models_file),
-            "HEARTH_GATEWAY__FIRST_TOKEN_TIMEOUT_S": "3",
+            "HEARTH_GATEWAY__FIRST_TOKEN_TIMEOUT_S": "10",  # the live engine answers within it when busy
             "HEARTH_GATEWAY__REQUEST_TIMEOUT_S": "60",
         },
     )

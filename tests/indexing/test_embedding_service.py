@@ -13,7 +13,7 @@ import pytest
 
 from configs.settings import EmbedderSpec, EmbeddingSettings
 from indexing.embedders import InputType, OpenAIEmbedder
-from indexing.embedding_service import MAX_INPUTS, EmbeddingResult, EmbeddingService
+from indexing.embedding_service import MAX_INPUTS, EmbeddingResult, EmbeddingService, build_embedder
 from indexing.errors import EmbeddingBackendError, EmbeddingInputError, UnknownEmbeddingModel
 
 E5 = "multilingual-e5-small"
@@ -228,3 +228,10 @@ def test_remote_specs() -> None:
     no_base = EmbeddingSettings(default="r", models=[EmbedderSpec(name="r", kind="openai")])
     with pytest.raises(EmbeddingBackendError, match="api_base"):
         EmbeddingService(no_base)
+
+
+def test_num_threads_reaches_the_local_models() -> None:
+    for kind in ("e5", "minilm"):
+        embedder = build_embedder(EmbedderSpec(name=kind, kind=kind, num_threads=1), {})  # type: ignore[arg-type]
+        assert embedder._num_threads == 1  # type: ignore[attr-defined]
+    assert build_embedder(EmbedderSpec(name="e5", kind="e5"), {})._num_threads is None  # type: ignore[attr-defined]

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from configs.settings import RetrievalSettings
-from indexing.embedders import E5Embedder
+from indexing.embedders import E5Embedder, SentenceTransformerEmbedder
 from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
 from indexing.types import Chunk, ScoredChunk, chunk_id
@@ -30,8 +29,10 @@ PASSAGES = {
     "lost device to IT security immediately.",
     "holiday-ko": "회사 창립기념일은 매년 5월 10일이며 전 직원 유급휴일입니다.",
 }
-# thresholds measured by bench/retrieval.py for multilingual-e5-small (see the report)
-SETTINGS = RetrievalSettings(min_dense_score=0.86, min_sparse_score=15.0)
+# thresholds measured by bench/retrieval.py (see indexing/retrieval.py)
+SETTINGS = RetrievalSettings(
+    min_dense_score={"multilingual-e5-small": 0.86, "all-minilm-l6-v2": 0.45}, min_sparse_score=15.0
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,4 +98,25 @@ def test_is_relevant_rules() -> None:
     assert retriever.is_relevant(ScoredChunk(chunk, 0.1, sparse_score=50.0, sparse_rank=1))
     assert not retriever.is_relevant(ScoredChunk(chunk, 0.1, sparse_score=50.0, sparse_rank=9))
     assert not retriever.is_relevant(ScoredChunk(chunk, 0.1, sparse_score=0.5, sparse_rank=1))
-    assert np.isfinite(SETTINGS.min_dense_score)
+
+
+def test_the_dense_threshold_follows_the_embedder() -> None:
+    """Issue 3: one e5-tuned min_dense_score (0.86) made MiniLM collections (cosines 0.3-0.7) find nothing."""
+    store = EdgeVectorStore.__new__(EdgeVectorStore)
+    chunk = Chunk(id="x", document_id="d", index=0, text="t", filename="f")
+    hit = ScoredChunk(chunk, 0.1, dense_score=0.6, dense_rank=1)
+    e5 = Retriever(store, E5Embedder(), SparseEncoder(), SETTINGS)
+    minilm = Retriever(
+        store, SentenceTransformerEmbedder("/nowhere", "all-minilm-l6-v2"), SparseEncoder(), SETTINGS
+    )
+    other = Retriever(store, SentenceTransformerEmbedder("/nowhere", "my-model"), SparseEncoder(), SETTINGS)
+    assert (e5.min_dense_score, minilm.min_dense_score, other.min_dense_score) == (0.86, 0.45, 0.86)
+    assert minilm.is_relevant(hit) and not e5.is_relevant(hit) and not other.is_relevant(hit)
+    # the shipped defaults carry a threshold for each bundled embedder
+    defaults = RetrievalSettings().min_dense_score
+    assert {"multilingual-e5-small", "all-minilm-l6-v2", "default"} <= set(defaults)
+    assert defaults["all-minilm-l6-v2"] < defaults["multilingual-e5-small"]
+    # one number still sets every embedder's threshold
+    assert (
+        RetrievalSettings.model_validate({"min_dense_score": 0.7}).dense_threshold("all-minilm-l6-v2") == 0.7
+    )

@@ -13,10 +13,11 @@ from qdrant_client import QdrantClient
 from configs.settings import QdrantSettings
 from indexing.errors import VectorCollectionMissing, VectorStoreError
 from indexing.sparse import SparseEncoder
-from indexing.types import Chunk, SparseVector, chunk_id
+from indexing.types import Chunk, Fusion, SparseVector, chunk_id
 from indexing.vector_store import EdgeVectorStore, QdrantServerStore, VectorStore, fuse, make_vector_store
 
 DIM = 8
+RRF = Fusion((1.0, 1.0), "rrf", 60)
 # qdrant-client local mode ignores payload indexes and says so; the server store still creates them
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
 
@@ -64,9 +65,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStor
 def test_pending_points_are_never_returned_until_published(store: VectorStore) -> None:
     dense = _write(store, "doc-a", ["alpha tax rules", "beta leave policy"], seed=1, publish=False)
     assert store.count("docs") == 2
-    assert store.search("docs", dense[0], None, 5, 10, (1.0, 1.0), 60) == []
+    assert store.search("docs", dense[0], None, 5, 10, RRF) == []
     store.publish("docs", "doc-a")
-    hits = store.search("docs", dense[0], None, 5, 10, (1.0, 1.0), 60)
+    hits = store.search("docs", dense[0], None, 5, 10, RRF)
     assert [h.chunk.index for h in hits][:1] == [0]
     assert hits[0].dense_rank == 1 and hits[0].dense_score == pytest.approx(1.0, abs=1e-4)
     assert hits[0].chunk == _chunks("doc-a", ["alpha tax rules", "beta leave policy"])[0]
@@ -75,14 +76,14 @@ def test_pending_points_are_never_returned_until_published(store: VectorStore) -
 def test_hybrid_search_keeps_each_retrievers_score_and_rank(store: VectorStore) -> None:
     dense = _write(store, "doc-a", ["alpha tax rules", "beta leave policy", "gamma expense claims"], seed=2)
     sparse = SparseEncoder().encode_query("leave policy")
-    hits = store.search("docs", dense[0], sparse, 3, 10, (1.0, 1.0), 60)
+    hits = store.search("docs", dense[0], sparse, 3, 10, RRF)
     by_index = {h.chunk.index: h for h in hits}
     assert (
         by_index[1].sparse_rank == 1 and by_index[1].sparse_score is not None and by_index[1].sparse_score > 0
     )
     assert by_index[0].dense_rank == 1 and by_index[0].sparse_rank is None
     # weighting the sparse list decides the winner
-    top = store.search("docs", dense[0], sparse, 1, 10, (0.1, 1.0), 60)[0]
+    top = store.search("docs", dense[0], sparse, 1, 10, Fusion((0.1, 1.0), "rrf", 60))[0]
     assert top.chunk.index == 1
 
 
@@ -132,9 +133,9 @@ def test_edge_store_persists_across_reopen(tmp_path: Path) -> None:
     reopened = make_vector_store(QdrantSettings(), tmp_path)
     try:
         assert reopened.count("docs") == 3
-        hits = reopened.search("docs", dense[1], None, 3, 10, (1.0, 1.0), 60)
+        hits = reopened.search("docs", dense[1], None, 3, 10, RRF)
         assert len(hits) == 3 and hits[0].chunk.index == 1
-        lexical = reopened.search("docs", None, SparseEncoder().encode_query("tax"), 3, 10, (1.0, 1.0), 60)
+        lexical = reopened.search("docs", None, SparseEncoder().encode_query("tax"), 3, 10, RRF)
         assert len(lexical) == 3 and all(h.sparse_score for h in lexical)
     finally:
         reopened.close()
@@ -157,11 +158,33 @@ def test_weighted_rrf() -> None:
     a, b = {**payload, "index": 0}, {**payload, "index": 1}
     dense = [("a", 0.9, a), ("b", 0.8, b)]
     sparse = [("b", 12.0, b)]
-    fused = fuse(dense, sparse, (1.0, 1.0), 60, 5)
+    fused = fuse(dense, sparse, RRF, 5)
     assert [h.chunk.index for h in fused] == [1, 0]
     assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
     assert fused[0].sparse_score == 12.0 and fused[1].sparse_rank is None
-    assert [h.chunk.index for h in fuse(dense, sparse, (1.0, 0.0), 60, 5)] == [0, 1]
-    assert fuse(dense, [], (1.0, 1.0), 60, 1)[0].sparse_score is None
-    assert fuse([], [], (1.0, 1.0), 60, 5) == []
+    assert [h.chunk.index for h in fuse(dense, sparse, Fusion((1.0, 0.0), "rrf", 60), 5)] == [0, 1]
+    assert fuse(dense, [], RRF, 1)[0].sparse_score is None
+    assert fuse([], [], RRF, 5) == []
+
+
+def test_relative_fusion_weighs_each_score_against_its_lists_best() -> None:
+    payload = {"id": "x", "document_id": "d", "filename": "f", "text": "t"}
+    a, b, c = ({**payload, "index": i} for i in range(3))
+    dense = [("a", 0.8, a), ("b", 0.6, b), ("c", 0.4, c)]
+    sparse = [("c", 20.0, c), ("b", 10.0, b)]
+    fused = fuse(dense, sparse, Fusion((0.5, 0.5), "relative"), 5)
+    by_index = {h.chunk.index: h.score for h in fused}
+    # c: 0.5 * 0.4/0.8 + 0.5 * 20/20; b: 0.5 * 0.6/0.8 + 0.5 * 10/20; a is missing from the sparse list and
+    # gets its lowest relative score (b's 0.5): 0.5 * 1 + 0.5 * 0.5
+    assert by_index == pytest.approx({2: 0.75, 1: 0.625, 0: 0.75})
+    assert [h.chunk.index for h in fused] == [0, 2, 1]  # a tie goes to the better dense rank
+    assert fused[0].dense_score == 0.8 and fused[0].sparse_rank is None and fused[1].sparse_rank == 1
+    # the weights decide between a strong dense and a strong sparse match
+    assert fuse(dense, sparse, Fusion((0.2, 0.8), "relative"), 1)[0].chunk.index == 2
+    assert fuse(dense, sparse, Fusion((0.8, 0.2), "relative"), 1)[0].chunk.index == 0
+    # one list alone ranks as it is; a list with no positive score adds nothing
+    assert [h.chunk.index for h in fuse(dense, [], Fusion(), 5)] == [0, 1, 2]
+    negative = [("a", -0.1, a), ("b", -0.2, b)]
+    assert [h.chunk.index for h in fuse(negative, sparse, Fusion(), 5)] == [2, 0, 1]
+    assert fuse([], [], Fusion(), 5) == []
     assert SparseVector([], []).indices == []

@@ -84,8 +84,8 @@ def test_sqlite_engine_creates_the_directory_and_sets_wal_and_foreign_keys(tmp_p
 
 def test_migrate_brings_an_empty_database_to_head(engine: Engine) -> None:
     assert current_revision(engine) is None
-    assert migrate(engine) == head_revision() == "0002"
-    assert current_revision(engine) == "0002"
+    assert migrate(engine) == head_revision() == "0003"
+    assert current_revision(engine) == "0003"
     assert "api_keys" in inspect(engine).get_table_names()
 
 
@@ -106,7 +106,7 @@ def test_migrate_accepts_a_url(db_url: str) -> None:
     assert migrate(db_url) == head_revision()
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
     finally:
         engine.dispose()
 

@@ -49,3 +49,19 @@ def test_invalid_values_fail_fast_with_what_to_set(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HEARTH_EMBEDDINGS__DEFAULT", "missing-model")
     with pytest.raises(ValueError, match="HEARTH_EMBEDDINGS__DEFAULT"):
         load_settings()
+
+
+def test_min_dense_score_is_per_embedder_and_env_overridable(monkeypatch: pytest.MonkeyPatch) -> None:
+    retrieval = load_settings().retrieval
+    assert retrieval.dense_threshold("multilingual-e5-small") == 0.86
+    assert retrieval.dense_threshold("all-minilm-l6-v2") < 0.6  # MiniLM's cosines sit far lower than e5's
+    assert retrieval.dense_threshold("unknown-model") == retrieval.min_dense_score["default"]
+    # a JSON mapping changes the embedders it names and keeps the others
+    monkeypatch.setenv("HEARTH_RETRIEVAL__MIN_DENSE_SCORE", '{"all-minilm-l6-v2": 0.5}')
+    retrieval = load_settings().retrieval
+    assert retrieval.dense_threshold("all-minilm-l6-v2") == 0.5
+    assert retrieval.dense_threshold("multilingual-e5-small") == 0.86
+    # one number sets them all
+    monkeypatch.setenv("HEARTH_RETRIEVAL__MIN_DENSE_SCORE", "0.7")
+    retrieval = load_settings().retrieval
+    assert retrieval.dense_threshold("all-minilm-l6-v2") == retrieval.dense_threshold("x") == 0.7

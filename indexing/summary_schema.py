@@ -1,0 +1,195 @@
+"""The summary's types, the JSON schemas the model is asked to fill, and the repair of what it writes.
+
+The model answers through ``response_format`` json_schema (a llama.cpp grammar on the embedded engine), yet
+a reply may still be cut off at ``max_tokens``, loop on one sentence, or miss a field on a backend without
+grammars. ``parse_reply`` closes a truncated object, coerces field types, trims and de-duplicates, and fills
+optional fields; it returns None only when no usable summary is left (the caller then retries).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+MAX_KEY_POINTS = 6
+MAP_KEY_POINTS = 4
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+class SummarySection(BaseModel):
+    heading: str
+    summary: str
+    first_page: int
+    last_page: int
+
+
+class SummaryUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def add(self, usage: dict[str, int]) -> None:
+        self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+        self.completion_tokens += int(usage.get("completion_tokens", 0))
+        self.total_tokens += int(usage.get("total_tokens", 0))
+
+
+class SummaryResult(BaseModel):
+    title: str
+    summary: str
+    key_points: list[str]
+    sections: list[SummarySection]
+    language: str
+    pages: int
+    model: str
+    usage: SummaryUsage
+    # True when the stored result of an earlier run was returned (not part of the stored JSON)
+    cached: bool = Field(default=False, exclude=True)
+
+
+class Notes(BaseModel):
+    """What one model call wrote: a map step's notes on a part, or the final reduce (with a title)."""
+
+    title: str = ""
+    summary: str
+    key_points: list[str] = Field(default_factory=list)
+
+
+def notes_schema(*, with_title: bool, key_points: int) -> dict[str, Any]:
+    """The JSON schema of a reply (required fields in the order the model should write them)."""
+    properties: dict[str, Any] = {}
+    if with_title:
+        properties["title"] = {"type": "string"}
+    properties["summary"] = {"type": "string"}
+    properties["key_points"] = {"type": "array", "items": {"type": "string"}, "maxItems": key_points}
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def parse_reply(content: str, *, key_points: int = MAX_KEY_POINTS) -> Notes | None:
+    """The model's reply as Notes, repaired; None when it holds no summary at all."""
+    data = _load_object(content)
+    if data is None:
+        return None
+    summary = _clean_text(_as_text(data.get("summary")))
+    if not summary:
+        return None
+    points: list[str] = []
+    for point in _as_list(data.get("key_points")):
+        text = _clean_text(point).lstrip("-•* ").strip()
+        if text and text not in points and text != summary:
+            points.append(text)
+    return Notes(
+        title=_clean_text(_as_text(data.get("title")))[:300],
+        summary=summary,
+        key_points=points[:key_points],
+    )
+
+
+def truncate_words(text: str, max_words: int) -> str:
+    """At most ``max_words`` whitespace-separated words, cut after the last sentence end that fits if any."""
+    words = text.split()
+    if len(words) <= max_words:
+        return text.strip()
+    cut = " ".join(words[:max_words])
+    end = max(cut.rfind(mark) for mark in (". ", "! ", "? "))
+    if end >= len(cut) // 2:
+        return cut[: end + 1].strip()
+    if cut[-1] in ".!?":
+        return cut
+    return cut.rstrip(",;:") + "…"
+
+
+def has_hangul(text: str) -> bool:
+    return bool(_HANGUL.search(text))
+
+
+# -- repair ------------------------------------------------------------------------------------------------
+
+
+def _load_object(content: str) -> dict[str, Any] | None:
+    text = content.strip()
+    if text.startswith("```"):  # a fenced block from a backend without grammars
+        text = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", text)
+    start = text.find("{")
+    if start < 0:
+        return None
+    text = text[start:]
+    candidates = [text, close_json(text)]
+    # cut back to one of the last commas: drops a half-written key or value the closing cannot mend
+    commas = [i for i, ch in enumerate(text) if ch == ","][-3:]
+    candidates += [close_json(text[:i]) for i in reversed(commas)]
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def close_json(text: str) -> str:
+    """Close a JSON value cut off mid-way: the open string, then the open arrays and objects."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]" and stack:
+            stack.pop()
+    out = text
+    if in_string:
+        out = (out[:-1] if escaped else out) + '"'
+    out = out.rstrip()
+    if out.endswith(","):
+        out = out[:-1]
+    if out.endswith(":"):  # a key without its value
+        out += " null"
+    return out + "".join(reversed(stack))
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(_as_text(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(_as_text(v) for v in value.values())
+    return str(value)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [line for line in value.splitlines() if line.strip()]
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    return [_as_text(value)]
+
+
+def _clean_text(text: str) -> str:
+    """Whitespace collapsed and sentences the model repeated (a small model's loop) dropped."""
+    text = " ".join(text.split())
+    seen: set[str] = set()
+    kept: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        key = sentence.strip().lower()
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        kept.append(sentence.strip())
+    return " ".join(kept)
