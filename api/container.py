@@ -214,6 +214,8 @@ async def build_container(settings: Settings, *, role: Role = "api") -> Containe
             engine_waiter=engine_waiter(engine) if engine is not None else None,
             engine_wait_s=min(settings.engine.startup_timeout_s, gw.request_timeout_s),
             on_usage=report_gateway_usage,
+            default_max_tokens=gw.default_max_tokens,
+            max_tokens_limit=gw.max_tokens_limit,
         )
         # its own Redis client, with short timeouts: a dead Redis must not slow requests down
         cache = ResponseCache(settings.cache, lambda: connect(redis.url, settings.cache.timeout_s))

@@ -72,6 +72,10 @@ class GatewaySettings(BaseModel):
     cooldown_s: float = 30.0
     allowed_fails: int = 1
     max_connections: int = 256
+    # completion length: requests without max_tokens get default_max_tokens (None = up to the context);
+    # requests asking for more than max_tokens_limit get a 400 (None = no limit beyond the context)
+    default_max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens_limit: int | None = Field(default=None, ge=1)
 
 
 class DatabaseSettings(BaseModel):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
 import logging
 import os
@@ -34,18 +33,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from configs.processes import dies_with_parent
 from configs.settings import EngineSettings
 from inference.errors import EngineError
 
 log = logging.getLogger("hearth.engine")
 
-_PR_SET_PDEATHSIG = 1
 _POLL_INTERVAL_S = 0.25
 _PROBE_TIMEOUT_S = 2.0
 _STOP_TIMEOUT_S = 10.0
@@ -186,7 +184,7 @@ class EngineSupervisor:
         ]  # fmt: skip
 
     async def _spawn(self) -> asyncio.subprocess.Process:
-        command = self.command()
+        command = dies_with_parent(self.command())
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self._log_offset = log_file.tell()
@@ -202,7 +200,6 @@ class EngineSupervisor:
                     env=_child_env(),
                     # a Ctrl-C in the terminal is Hearth's to handle, not the engine's
                     start_new_session=True,
-                    preexec_fn=die_with_parent(),
                 )
             except OSError as exc:
                 raise EngineError(f"cannot start the engine ({command[0]}): {exc}") from exc
@@ -330,21 +327,3 @@ def _child_env() -> dict[str, str]:
     except ImportError:  # pragma: no cover - llama_cpp[server] is a dependency
         names = set(_SERVER_ENV_EXTRA)
     return {key: value for key, value in os.environ.items() if key.lower() not in names}
-
-
-def die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn that makes the child get SIGTERM when its parent dies (Linux); None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork: the child only calls it
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def set_pdeathsig() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_pdeathsig

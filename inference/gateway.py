@@ -150,8 +150,12 @@ class ChatGateway:
         engine_waiter: EngineWaiter | None = None,
         engine_wait_s: float = 30.0,
         on_usage: UsageObserver | None = None,
+        default_max_tokens: int | None = None,
+        max_tokens_limit: int | None = None,
     ) -> None:
         self.catalog = catalog
+        self._default_max_tokens = default_max_tokens
+        self._max_tokens_limit = max_tokens_limit
         self._on_usage = on_usage
         self._router = router
         self._upstream = upstream
@@ -161,8 +165,15 @@ class ChatGateway:
 
     # -- preparing -------------------------------------------------------------------------------------------
 
-    def prepare(self, payload: dict[str, Any]) -> ChatRequest:
-        """Resolve the model, count the prompt and refuse what cannot fit the model's context."""
+    def prepare(self, payload: dict[str, Any], *, from_client: bool = False) -> ChatRequest:
+        """Resolve the model, count the prompt and refuse what cannot fit the model's context.
+
+        The completion length is bounded by ``default_max_tokens`` (when the request sets none) and
+        ``max_tokens_limit``: a client's request above the limit is refused (400); Hearth's own requests
+        (RAG answers, summaries, reports) are lowered to it."""
+        # OpenAI reads null as "the default"; some upstreams (llama_cpp.server) answer 500 to it
+        for name in [name for name, value in payload.items() if value is None]:
+            del payload[name]
         model = payload["model"]
         group = self.catalog.resolve(model)
         if (payload.get("logprobs") or payload.get("top_logprobs")) and any(
@@ -173,6 +184,14 @@ class ChatGateway:
         counter = self._counters[group]
         prompt_tokens = counter.count_messages(payload["messages"])
         max_tokens = payload.get("max_completion_tokens") or payload.get("max_tokens")
+        if max_tokens is None and self._default_max_tokens is not None:
+            max_tokens = payload["max_tokens"] = self._default_max_tokens
+        elif max_tokens is not None and max_tokens > (limit := self._max_tokens_limit or max_tokens):
+            param = "max_completion_tokens" if payload.get("max_completion_tokens") else "max_tokens"
+            if from_client:
+                message = f"{param} is {max_tokens}, more than this server allows ({limit})"
+                raise InvalidRequest(message, param=param)
+            max_tokens = payload[param] = limit
         check_budget(prompt_tokens, max_tokens, self.catalog.context_window(group))
         stream = bool(payload.get("stream"))
         options = payload.get("stream_options") or {}

@@ -76,6 +76,10 @@ def map_status_error(deployment: Deployment, status: int, content: bytes) -> Exc
         return litellm.RateLimitError(message=message, **kwargs)
     if status in (502, 503, 504):
         return litellm.ServiceUnavailableError(message=message, **kwargs)
+    if status == 500 and "validation error" in lowered and "'body'" in message:
+        # llama_cpp.server answers 500 to a request body it cannot validate: the request is at fault, and
+        # cooling the deployment down for it would let one bad client take the model away from everyone
+        return litellm.BadRequestError(message=f"the model server refused the request: {message}", **kwargs)
     return litellm.InternalServerError(message=f"upstream answered {status}: {message}", **kwargs)
 
 

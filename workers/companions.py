@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inference.engine import die_with_parent
+from configs.processes import dies_with_parent
 
 log = logging.getLogger("hearth.workers.companions")
 
@@ -65,15 +65,11 @@ class CompanionProcesses:
             )
             out.flush()
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "api.cli",
-                *companion.args,
+                *dies_with_parent([sys.executable, "-m", "api.cli", *companion.args]),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal is the API's to handle
-                preexec_fn=die_with_parent(),
             )
         log.info("%s started (pid %d), log %s", companion.name, proc.pid, path)
         return proc

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from api.assistant_chat import ASSISTANT_PREFIX, assistant_completion
 from api.deps import AnswerServiceDep, AssistantsDep, CacheDep, GatewayDep, PrincipalDep
 from api.errors import ApiError, sse_error
-from api.schemas.chat import ChatCompletionRequest
+from api.schemas.chat import ChatCompletionRequest, openapi_schema
 from inference.cache import HEADER
 from inference.chat_cache import chat_key, recording, replay_stream
 from inference.gateway import StreamStats
@@ -64,7 +64,7 @@ def validate(schema: type[ChatCompletionRequest], data: dict[str, Any]) -> None:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
+            "content": {"application/json": {"schema": openapi_schema(ChatCompletionRequest)}},
         }
     },
     responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
@@ -90,7 +90,7 @@ async def create_chat_completion(
     if cached is not None:
         usage_log.info("usage", extra={"tenant": principal.tenant, "model": payload["model"], "cache": "hit"})
         return _replay(cached, payload)
-    chat = gateway.prepare(payload)
+    chat = gateway.prepare(payload, from_client=True)
     if not chat.stream:
         result = await gateway.complete(chat)
         if key is not None:

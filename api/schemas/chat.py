@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class TextPart(BaseModel):
@@ -19,6 +19,15 @@ class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _tool_fields(self) -> ChatMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a message with role 'tool' needs a 'tool_call_id'")
+        if self.role == "function" and not self.name:
+            raise ValueError("a message with role 'function' needs a 'name'")
+        return self
 
 
 class StreamOptions(BaseModel):
@@ -44,8 +53,10 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(min_length=1)
-    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    model: str = Field(min_length=1, examples=["default", "assistant/tax-kr"])
+    messages: Annotated[
+        list[ChatMessage], Field(min_length=1, examples=[[{"role": "user", "content": "Say hello."}]])
+    ]
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(default=None, ge=1)
@@ -66,3 +77,23 @@ class ChatCompletionRequest(BaseModel):
         if not any(m.content for m in messages):
             raise ValueError("at least one message must have content")
         return messages
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with its ``$defs`` inlined: an ``openapi_extra`` request body cannot add
+    component schemas, so a ``#/$defs/...`` reference there would point nowhere (OpenAPI clients and
+    Schemathesis could not resolve it). The request models are not recursive."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return dict(inline(schema))

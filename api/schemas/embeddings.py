@@ -13,8 +13,11 @@ class EmbeddingRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str | None = None
-    input: str | list[str] = Field(description="A string or a list of strings")
+    model: str | None = Field(default=None, examples=["multilingual-e5-small"])
+    input: str | list[str] = Field(
+        description="A string or a list of strings",
+        examples=["연말정산 의료비 공제 한도", ["first", "second"]],
+    )
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
     input_type: Literal["query", "passage"] = "query"

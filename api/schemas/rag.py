@@ -50,7 +50,11 @@ class DocumentList(BaseModel):
 
 class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000)
+    question: str = Field(
+        min_length=1,
+        max_length=4000,
+        examples=["월세 세액공제율은 얼마인가요?", "How do I reset the device?"],
+    )
     top_k: int | None = Field(default=None, ge=1, le=20)
     stream: bool = False
     session_id: str | None = Field(default=None, min_length=1, max_length=100)
@@ -58,7 +62,11 @@ class QueryRequest(BaseModel):
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000)
+    question: str = Field(
+        min_length=1,
+        max_length=4000,
+        examples=["월세 세액공제율은 얼마인가요?", "How do I reset the device?"],
+    )
     session_id: str | None = Field(default=None, min_length=1, max_length=100)
     stream: bool = False
 

@@ -11,12 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 class ReportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ticker: str = Field(
-        min_length=1, max_length=32, description="Ticker symbol, e.g. AAPL, SPY, BRK-B, ^GSPC, 005930.KS"
+        min_length=1,
+        max_length=32,
+        description="Ticker symbol, e.g. AAPL, SPY, BRK-B, ^GSPC, 005930.KS",
+        examples=["SPY", "005930.KS"],
     )
     period: str | None = Field(
         default=None,
         max_length=8,
         description="Data window: 1d, 5d, 1mo, 3mo, 6mo, 1y, 2y, 5y, 10y, ytd or max (default: the server's)",
+        examples=["1y"],
     )
 
 
