@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # llama.cpp compiles from source: skip the multimodal part (halves the build)
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 
-.PHONY: setup run test test-fast bench lint format clean-venv
+.PHONY: setup run test test-fast test-peers peers bench lint format clean-venv
 
 setup: $(STAMP)
 
@@ -34,6 +34,14 @@ test: setup
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
+
+# the real vLLM (CPU build) and Open WebUI, each in its own venv under .venv-peers (about 4 GB and 3 GB)
+peers: setup
+	scripts/peers.sh
+
+# Hearth with real peers: vLLM's OpenAI server, Open WebUI, LangChain and LlamaIndex clients (tests/peers)
+test-peers: peers
+	HEARTH_PEERS=1 $(BIN)/pytest tests/peers
 
 bench: setup
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'

@@ -321,9 +321,11 @@ class ChatGateway:
             return await self._send(deployment, request, body)
         # The embedded engine has a supervisor that knows better than a cooldown timer: while it (re)starts,
         # wait for it; if the connection is refused because it just died, wait for the restart and try again.
-        for attempt in range(2):
+        # Unless the group has other deployments (e.g. vLLM): then fail over to them at once.
+        alone = len(self.catalog.deployments_of(deployment.model_name)) == 1
+        for attempt in range(2 if alone else 1):
             try:
-                await self._engine_waiter(self._engine_wait_s)
+                await self._engine_waiter(self._engine_wait_s if alone else 0.0)
             except InferenceError as exc:  # a deployment failure like any other: cooldown, retry, fallback
                 raise litellm.ServiceUnavailableError(
                     message=exc.message, model=deployment.upstream_model, llm_provider=deployment.provider
@@ -331,7 +333,7 @@ class ChatGateway:
             try:
                 return await self._send(deployment, request, body)
             except UpstreamUnreachable:
-                if attempt:
+                if attempt or not alone:
                     raise
                 log.warning("the embedded engine refused the connection; waiting for its supervisor")
                 await asyncio.sleep(ENGINE_EXIT_GRACE_S)  # let the supervisor see the exit
