@@ -8,7 +8,9 @@ missing peer is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,21 +125,38 @@ class VllmServer:
 
     def start(self, timeout: float = 400) -> None:
         with self.log.open("ab") as out:
+            # its own process group: vLLM runs its engine core and worker as child processes (renamed
+            # VLLM::EngineCore, VLLM::Worker), which a kill of the server alone would orphan
             self.proc = subprocess.Popen(
-                self.command(), cwd=self.workdir, env=self.env(), stdout=out, stderr=subprocess.STDOUT
+                self.command(),
+                cwd=self.workdir,
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         wait_http(f"{self.base_url}/health", self.proc, self.log, timeout)
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+        """SIGKILL the server and its engine processes at once (a crash)."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(30)
-        # its engine core is a child process of its own
-        subprocess.run(["pkill", "-KILL", "-f", f"--port {self.port}"], check=False)
 
     def stop(self) -> None:
-        if self.proc is not None:
-            stop(self.proc, 60)
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # whatever of the group is left
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)
 
 
 @pytest.fixture(scope="session")
