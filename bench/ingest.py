@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from configs.settings import IngestionSettings
+from configs.settings import IngestionSettings, load_settings
 from indexing.embedders import Embedder
 from indexing.loaders import load_document
 from indexing.pipeline import build_ingestion_pipeline, nodes_to_chunks
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--sets", default=",".join(SETS))
     args = parser.parse_args(argv if argv is not None else [])
-    settings = IngestionSettings()
+    settings = load_settings().ingestion  # the service's own (YAML profiles and HEARTH_INGESTION__*)
     load_before = round(os.getloadavg()[0], 2)
     runs = []
     for model in args.models.split(","):
