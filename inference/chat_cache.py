@@ -28,14 +28,16 @@ def is_deterministic(payload: Mapping[str, Any]) -> bool:
     return temperature == 0 or (isinstance(seed, int) and not isinstance(seed, bool))
 
 
-def chat_key(catalog: ModelCatalog, payload: Mapping[str, Any]) -> str | None:
-    """The cache key of a chat completion request, or None when it is not cacheable."""
+def chat_key(catalog: ModelCatalog, payload: Mapping[str, Any], tenant: str = "") -> str | None:
+    """The cache key of a chat completion request, or None when it is not cacheable. Answers are cached per
+    tenant: another tenant asking the same thing gets its own answer, and cannot learn from a fast reply
+    that someone else asked it."""
     if not is_deterministic(payload):
         return None
     group = catalog.resolve(payload["model"])
     upstreams = sorted(d.upstream_model for d in catalog.deployments_of(group))
     request = {k: v for k, v in payload.items() if k not in _NOT_IN_KEY}
-    return cache_key("chat", group, upstreams, request)
+    return cache_key("chat", tenant, group, upstreams, request)
 
 
 def replay_stream(body: bytes, include_usage: bool) -> list[bytes]:

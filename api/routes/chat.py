@@ -85,7 +85,7 @@ async def create_chat_completion(
     validate(ChatCompletionRequest, payload)
     if payload["model"].startswith(ASSISTANT_PREFIX):
         return await assistant_completion(payload, principal, answers, assistants)
-    key = chat_key(gateway.catalog, payload) if cache.enabled else None
+    key = chat_key(gateway.catalog, payload, principal.tenant) if cache.enabled else None
     cached = await cache.get(key) if key is not None else None
     if cached is not None:
         usage_log.info("usage", extra={"tenant": principal.tenant, "model": payload["model"], "cache": "hit"})

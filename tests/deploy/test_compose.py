@@ -27,6 +27,9 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.peers.openwebui_settings import SHARED_ENV as OPENWEBUI_ENV
+from tests.peers.openwebui_settings import VERSION as OPENWEBUI_VERSION
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CONFIGS = ROOT / "configs"
@@ -39,7 +42,7 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "LITELLM_LOCA
 # what compose accepts as a duration (Go's time.ParseDuration units)
 DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 # values the interpolation tests run with; nothing in the compose files may need more
-TEST_ENV = {"HEARTH_API_KEYS": "sk-test-1,sk-test-2"}
+TEST_ENV = {"HEARTH_API_KEYS": "sk-test-1,sk-test-2", "OPEN_WEBUI_HEARTH_KEY": "sk-test-2"}
 
 
 @dataclass(frozen=True)
@@ -463,6 +466,32 @@ def test_compose_settings_load(
     assert settings.api_keys == TEST_ENV["HEARTH_API_KEYS"].split(",")
     assert settings.redis.url == "redis://redis:6379/0"
     assert str(settings.data_dir) == "/data"
+
+
+def test_open_webui_fronts_the_api(services: dict[str, Any], raw_compose: dict[str, Any]) -> None:
+    """Open WebUI runs the release tests/peers/test_openwebui.py proves, with its settings, against the api's
+    /v1 once the api is ready, with a key from the environment and its data in a volume."""
+    webui = services["open-webui"]
+    assert webui["image"] == f"ghcr.io/open-webui/open-webui:v{OPENWEBUI_VERSION}"
+    peers = (ROOT / "scripts" / "peers.sh").read_text(encoding="utf-8")
+    assert f"open-webui=={OPENWEBUI_VERSION}" in peers, "the peer tests install another release"
+    env = environment(webui)
+    assert {key: env.get(key) for key in OPENWEBUI_ENV} == OPENWEBUI_ENV
+    url = urlsplit(env["OPENAI_API_BASE_URL"])
+    api_port = int(flag(command(services["api"]), "--port") or 0)
+    assert (url.scheme, url.hostname, url.port, url.path) == ("http", "api", api_port, "/v1")
+    assert webui["depends_on"]["api"]["condition"] == "service_healthy"
+    key = environment(raw_compose["services"]["open-webui"])["OPENAI_API_KEY"]
+    assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", key), (
+        f"OPENAI_API_KEY={key!r}: a required ${{...}} reference"
+    )
+    assert env["OPENAI_API_KEY"] in TEST_ENV["HEARTH_API_KEYS"].split(",")
+    # the task model is one Hearth serves in every profile: an alias of the router
+    aliases = load_yaml(CONFIGS / "models.yaml")["router_settings"]["model_group_alias"]
+    assert env["TASK_MODEL_EXTERNAL"] in aliases
+    assert "open-webui-data:/app/backend/data" in webui["volumes"]
+    assert "127.0.0.1:3000:8080" in [str(port) for port in webui["ports"]]
+    assert "http://127.0.0.1:8080/health" in webui["healthcheck"]["test"]
 
 
 # --- model servers ---------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ def test_the_key_follows_what_changes_the_output(catalog: ModelCatalog) -> None:
     keys = {chat_key(catalog, payload) for payload in different}
     assert base not in keys and len(keys) == len(different)
     assert chat_key(catalog, chat(seed=1)) != chat_key(catalog, chat(seed=2))
+    # tenants do not share answers
+    assert chat_key(catalog, chat(temperature=0), "t-a") != chat_key(catalog, chat(temperature=0), "t-b")
 
 
 # -- streams ------------------------------------------------------------------------------------------------
