@@ -23,6 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from configs.settings import CacheSettings
+from storage.redis_guard import RedisGuard
 
 log = logging.getLogger("hearth.cache")
 
@@ -72,11 +73,9 @@ class ResponseCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._make_client = client
-        self._client: aioredis.Redis | None = None
-        self._clock = clock
-        self._down_until = 0.0
-        self._down = False
+        self._guard = RedisGuard(
+            "the response cache is", client, retry_after_s=settings.retry_after_s, clock=clock, logger=log
+        )
         self._max_bytes = settings.max_entry_kb * 1024
 
     @property
@@ -86,7 +85,7 @@ class ResponseCache:
     @property
     def down(self) -> bool:
         """Whether the last command failed (the cache is skipped until ``retry_after_s`` passed)."""
-        return self._down
+        return self._guard.down
 
     async def get(self, key: str) -> bytes | None:
         redis = self._usable()
@@ -95,9 +94,9 @@ class ResponseCache:
         try:
             value = await redis.get(key)
         except Exception as exc:
-            self._failed(exc)
+            self._guard.failed(exc)
             return None
-        self._succeeded()
+        self._guard.succeeded()
         return value if isinstance(value, bytes) else None
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
@@ -107,9 +106,9 @@ class ResponseCache:
         try:
             values = await redis.mget(keys)
         except Exception as exc:
-            self._failed(exc)
+            self._guard.failed(exc)
             return [None] * len(keys)
-        self._succeeded()
+        self._guard.succeeded()
         return [value if isinstance(value, bytes) else None for value in values]
 
     async def set(self, key: str, value: bytes, ttl_s: int | None = None) -> None:
@@ -127,44 +126,12 @@ class ResponseCache:
                     pipe.set(key, value, ex=ttl)
                 await pipe.execute()
         except Exception as exc:
-            self._failed(exc)
+            self._guard.failed(exc)
             return
-        self._succeeded()
+        self._guard.succeeded()
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.aclose()
-            except Exception:  # closing a client of a dead server must not fail a shutdown
-                log.debug("closing the cache's Redis client failed", exc_info=True)
-
-    # -- the circuit breaker ---------------------------------------------------------------------------------
+        await self._guard.aclose()
 
     def _usable(self) -> aioredis.Redis | None:
-        if not self.settings.enabled or (self._down and self._clock() < self._down_until):
-            return None
-        if self._client is None:
-            try:
-                self._client = self._make_client()
-            except Exception as exc:
-                self._failed(exc)
-                return None
-        return self._client
-
-    def _failed(self, exc: BaseException) -> None:
-        self._down_until = self._clock() + self.settings.retry_after_s
-        if not self._down:
-            self._down = True
-            log.warning(
-                "the response cache is off: Redis failed (%s: %s); requests bypass the cache, "
-                "Redis is tried again every %.0fs",
-                type(exc).__name__,
-                exc,
-                self.settings.retry_after_s,
-            )
-
-    def _succeeded(self) -> None:
-        if self._down:
-            self._down = False
-            log.warning("the response cache is back: Redis answers again")
+        return self._guard.usable() if self.settings.enabled else None

@@ -1,7 +1,8 @@
-"""Best-effort Redis for features that must never fail a request (usage counters, rate limits).
+"""Best-effort Redis for features that must never fail a request (the response cache, usage counters,
+rate limits).
 
 A :class:`RedisGuard` hands out its client until a command fails; then the feature is skipped for
-``retry_after_s`` and the outage is logged once (and its end once), like the response cache's breaker.
+``retry_after_s`` and the outage is logged once (and its end once): a circuit breaker around Redis.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ class RedisGuard:
         *,
         retry_after_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger = log,
     ) -> None:
         self.what = what
+        self._log = logger
         self._make_client = client
         self._client: aioredis.Redis | None = None
         self._retry_after_s = retry_after_s
@@ -48,7 +51,7 @@ class RedisGuard:
         self._down_until = self._clock() + self._retry_after_s
         if not self.down:
             self.down = True
-            log.warning(
+            self._log.warning(
                 "%s off: Redis failed (%s: %s); requests go on without it, Redis is tried again every %.0fs",
                 self.what,
                 type(exc).__name__,
@@ -59,7 +62,7 @@ class RedisGuard:
     def succeeded(self) -> None:
         if self.down:
             self.down = False
-            log.warning("%s back: Redis answers again", self.what)
+            self._log.warning("%s back: Redis answers again", self.what)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -67,4 +70,4 @@ class RedisGuard:
             try:
                 await client.aclose()
             except Exception:  # closing a client of a dead server must not fail a shutdown
-                log.debug("closing the Redis client of %s failed", self.what, exc_info=True)
+                self._log.debug("closing the Redis client of %s failed", self.what, exc_info=True)
