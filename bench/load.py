@@ -25,16 +25,9 @@ import httpx
 import orjson
 
 from bench.gateway import KEY, RESULTS, ROOT, free_port, spawn, stop, wait_http
-from bench.loadgen import build_request, run_load
+from bench.loadgen import build_request, rss_mb, run_load
 
 CONCURRENCY = (1, 8, 32)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
 
 
 def chat(content: str, max_tokens: int = 16) -> bytes:

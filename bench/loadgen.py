@@ -9,6 +9,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -172,3 +173,11 @@ async def run_load(
     for conn in conns:
         await conn.close()
     return Summary(len(latencies), errors, elapsed, latencies, ttfbs)
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory in MB (Linux /proc), to 0.1 MB; NaN when it cannot be read."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")

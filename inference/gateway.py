@@ -184,9 +184,10 @@ class ChatGateway:
         counter = self._counters[group]
         prompt_tokens = counter.count_messages(payload["messages"])
         max_tokens = payload.get("max_completion_tokens") or payload.get("max_tokens")
+        limit = self._max_tokens_limit
         if max_tokens is None and self._default_max_tokens is not None:
             max_tokens = payload["max_tokens"] = self._default_max_tokens
-        elif max_tokens is not None and max_tokens > (limit := self._max_tokens_limit or max_tokens):
+        elif max_tokens is not None and limit is not None and max_tokens > limit:
             param = "max_completion_tokens" if payload.get("max_completion_tokens") else "max_tokens"
             if from_client:
                 message = f"{param} is {max_tokens}, more than this server allows ({limit})"

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 import redis
 
-from bench.loadgen import build_request, run_load
+from bench.loadgen import build_request, rss_mb, run_load
 from tests.support import ROOT, ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
@@ -25,13 +24,6 @@ KEY = "ld-load-key-1"
 REDIS_URL = "redis://127.0.0.1:6379/10"
 # growth allowed over the second round: well under 4 KB per request
 MAX_GROWTH_MB = 8.0
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 @pytest.fixture(scope="module", params=["cache-on", "cache-off"])

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from tests.peers.vllm_args import shared_args
-from tests.support import OFFLINE_ENV, ROOT, ServerProcess, free_port, start_server
+from tests.support import OFFLINE_ENV, ROOT, ServerProcess, free_port, start_server, stop_process
 
 PEERS = ROOT / ".venv-peers"
 VLLM_MODEL = ROOT / ".hearth-test" / "vllm-model"
@@ -51,8 +52,6 @@ def tail(path: Path, chars: int = 4000) -> str:
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -64,16 +63,6 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
             pass
         time.sleep(1)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s:\n{tail(log)}")
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 class VllmServer:
@@ -147,16 +136,9 @@ class VllmServer:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                pass
+        stop_process(self.proc, 60)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # whatever of the group is left
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.peers.conftest import peer_python, stop, tail, wait_http
+from tests.peers.conftest import peer_python, tail, wait_http
 from tests.peers.openwebui_settings import SHARED_ENV, VERSION
-from tests.support import OFFLINE_ENV, ServerProcess, free_port
+from tests.support import OFFLINE_ENV, ServerProcess, free_port, stop_process
 
 ASSISTANT = "assistant/manual-qa"
 CHAT_MODEL = "qwen2.5-coder-0.5b-instruct"
@@ -91,7 +91,7 @@ def openwebui(hearth_plain: ServerProcess, tmp_path_factory: pytest.TempPathFact
         with httpx.Client(base_url=base_url, headers=headers, timeout=600) as http:
             yield OpenWebUI(base_url, http, log, start_s)
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def hearth_models(hearth: ServerProcess) -> set[str]:
