@@ -6,13 +6,11 @@ from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import CollectionServiceDep, PrincipalDep
-from api.errors import ApiError
 from api.schemas.rag import CollectionCreate, CollectionList, CollectionOut, DocumentList, DocumentOut
+from api.uploads import read_upload
 from storage.collections import CollectionRecord, DocumentRecord
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
-
-READ_CHUNK = 1024 * 1024
 
 
 def collection_out(record: CollectionRecord) -> CollectionOut:
@@ -87,21 +85,8 @@ async def upload_document(
 ) -> JSONResponse:
     """Upload a PDF, TXT, Markdown, HTML or DOCX file (multipart field ``file``). It is indexed completely or
     not at all; re-uploading the same bytes adds nothing."""
-    limit = service.max_bytes
-    data = bytearray()
-    while chunk := await file.read(READ_CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise ApiError(
-                413,
-                f"'{file.filename}' is larger than the {limit // (1024 * 1024)} MB limit "
-                "(HEARTH_INGESTION__MAX_FILE_MB)",
-                code="file_too_large",
-                param="file",
-            )
-    result = await service.ingest(
-        principal.tenant, name, bytes(data), file.filename or "upload", file.content_type
-    )
+    data = await read_upload(file, service.max_bytes, setting="HEARTH_INGESTION__MAX_FILE_MB", param="file")
+    result = await service.ingest(principal.tenant, name, data, file.filename or "upload", file.content_type)
     status = 202 if result.background else (201 if result.created else 200)
     body = document_out(result.document, duplicate=not result.created)
     return JSONResponse(body.model_dump(mode="json"), status_code=status)

@@ -8,14 +8,12 @@ from fastapi import APIRouter, Form, UploadFile
 from fastapi.responses import JSONResponse
 
 from api.deps import JobServiceDep, PrincipalDep
-from api.errors import ApiError
 from api.schemas.jobs import JobAccepted, JobItemOut, JobOut
+from api.uploads import read_upload
 from storage.jobs import JobRecord
 from workers.jobs import Upload
 
 router = APIRouter(tags=["jobs"])
-
-READ_CHUNK = 1024 * 1024
 
 
 def job_out(job: JobRecord) -> JobOut:
@@ -48,21 +46,6 @@ def job_out(job: JobRecord) -> JobOut:
     )
 
 
-async def read_upload(file: UploadFile, limit: int) -> bytes:
-    data = bytearray()
-    while chunk := await file.read(READ_CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise ApiError(
-                413,
-                f"'{file.filename}' is larger than the {limit // (1024 * 1024)} MB limit "
-                "(HEARTH_SUMMARIES__MAX_FILE_MB)",
-                code="file_too_large",
-                param="files",
-            )
-    return bytes(data)
-
-
 @router.post(
     "/v1/summaries/batch",
     status_code=202,
@@ -85,7 +68,11 @@ async def create_summary_batch(
     """Summarise several files in the background (multipart field ``files``, repeated): one job, one worker
     task per file. Every file is checked first; poll ``GET /v1/jobs/{job_id}`` for progress and results."""
     limit = int(service.max_file_mb * 1024 * 1024)
-    uploads = [Upload(file.filename or "upload.pdf", await read_upload(file, limit)) for file in files]
+    setting = "HEARTH_SUMMARIES__MAX_FILE_MB"
+    uploads = [
+        Upload(file.filename or "upload.pdf", await read_upload(file, limit, setting=setting, param="files"))
+        for file in files
+    ]
     job = await service.submit_summary_batch(
         principal.tenant, uploads, language=language or None, max_words=max_words
     )
