@@ -391,9 +391,7 @@ class AnswerService:
             "max_tokens": max_tokens,
         }
         result = await self._gateway.complete(self._gateway.prepare(payload))
-        data = orjson.loads(result.content)
-        content = ((data.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
-        return str(content), result.usage
+        return result.text, result.usage
 
     async def _stream(
         self, messages: list[dict[str, str]], max_tokens: int

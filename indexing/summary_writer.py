@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-
 from configs.settings import SummarySettings
 from indexing.assistants import PromptLibrary
 from indexing.errors import InvalidSummaryOptions, SummaryFailed
@@ -254,7 +252,7 @@ class SummaryWriter:
                 result = await self._gateway.complete(self._gateway.prepare(payload))
             run.usage.add(result.usage)
             run.model = result.model
-            notes = parse_reply(_content(result), key_points=key_points)
+            notes = parse_reply(result.text, key_points=key_points)
             if notes is None:
                 log.warning("a summary step of %s: unusable reply (attempt %d)", run.document, attempt + 1)
                 continue
@@ -278,14 +276,6 @@ class SummaryWriter:
 
 def _instruction(language: str) -> str:
     return f"Write the summary and the key points in {LANGUAGES.get(language, 'English')}."
-
-
-def _content(result: ChatResult) -> str:
-    try:
-        data = orjson.loads(result.content)
-        return str(((data.get("choices") or [{}])[0].get("message") or {}).get("content") or "")
-    except (orjson.JSONDecodeError, AttributeError, IndexError):
-        return ""
 
 
 def _shortened(note: SectionNote) -> SectionNote:

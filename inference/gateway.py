@@ -82,6 +82,15 @@ class ChatResult:
     model: str
     deployment_id: str
 
+    @property
+    def text(self) -> str:
+        """The first choice's message content ("" when the body has none)."""
+        try:
+            data = orjson.loads(self.content)
+            return str(((data.get("choices") or [{}])[0].get("message") or {}).get("content") or "")
+        except (orjson.JSONDecodeError, AttributeError, IndexError):
+            return ""
+
 
 @dataclass
 class StreamStats:

@@ -12,8 +12,6 @@ import builtins
 import logging
 from typing import Any, Protocol
 
-import orjson
-
 from indexing.assistants import PromptLibrary
 from inference.gateway import ChatRequest, ChatResult
 from storage.reports import ReportRecord, ReportRepository
@@ -195,9 +193,7 @@ class ReportService:
             },
         }
         result = await self._gateway.complete(self._gateway.prepare(payload))
-        data = orjson.loads(result.content)
-        content = ((data.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
-        return str(content), result.usage, result.model
+        return result.text, result.usage, result.model
 
 
 def _add_usage(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
