@@ -72,8 +72,7 @@ class RedisService:
     """The process's Redis: ``await start()`` once, ``client`` for commands, ``await stop()`` at the end.
 
     ``start_timeout_s`` bounds how long the embedded server may take to answer PING; ``stop_timeout_s`` how
-    long it may take to save and exit on SIGTERM before it is killed; ``command_timeout_s`` how long the
-    shared client waits for a reply before it resends the command on a new connection.
+    long it may take to save and exit on SIGTERM before it is killed.
     """
 
     def __init__(
@@ -85,7 +84,6 @@ class RedisService:
         stop_timeout_s: float = 10.0,
         ping_timeout_s: float = 2.0,
         health_check_interval_s: int = 15,
-        command_timeout_s: float = 10.0,
     ) -> None:
         self._settings = settings
         self._dir = (data_dir / "redis").resolve()
@@ -93,7 +91,6 @@ class RedisService:
         self._stop_timeout_s = stop_timeout_s
         self._ping_timeout_s = ping_timeout_s
         self._health_check_interval_s = health_check_interval_s
-        self._command_timeout_s = command_timeout_s
         self._url = settings.url
         self._embedded = False
         self._client: aioredis.Redis | None = None
@@ -188,10 +185,7 @@ class RedisService:
         while True:
             await asyncio.sleep(interval_s)
             if self._embedded and self._client is not None:
-                try:
-                    await self.ensure_running()
-                except Exception:  # the supervisor must outlive any one failed check
-                    log.exception("checking the embedded redis-server failed; again in %.0fs", interval_s)
+                await self.ensure_running()
 
     def make_sync_client(self) -> redis.Redis:
         """A new synchronous client for the URL in use (RQ needs one), with the same retry policy.
@@ -224,9 +218,6 @@ class RedisService:
         self._client = aioredis.Redis.from_url(
             url,
             socket_connect_timeout=self._settings.connect_timeout_s,
-            # a connection whose server stopped answering (killed mid-reply, replaced) must not wait forever:
-            # the read times out and the command is resent on a new connection (no blocking commands here)
-            socket_timeout=self._command_timeout_s,
             socket_keepalive=True,
             health_check_interval=self._health_check_interval_s,
             # a restarted server is picked up again: the broken connection is dropped and the command resent
