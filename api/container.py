@@ -92,6 +92,7 @@ class Container:
     async def aclose(self) -> None:
         if self.companions is not None:
             await self.companions.stop()
+        self.redis.stop_supervising()  # ends its task without a cancel (see RedisService.supervise)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -95,6 +95,7 @@ class RedisService:
         self._embedded = False
         self._client: aioredis.Redis | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._halt: asyncio.Event | None = None
 
     @property
     def url(self) -> str:
@@ -182,10 +183,19 @@ class RedisService:
     async def supervise(self, interval_s: float = 5.0) -> None:
         """Run as a background task for the life of the service: every ``interval_s``, bring the embedded
         server back if it died (:meth:`ensure_running`). Does nothing for an external Redis."""
-        while True:
-            await asyncio.sleep(interval_s)
-            if self._embedded and self._client is not None:
+        halt = self._halt = asyncio.Event()
+        while not halt.is_set():
+            # an event, not task cancellation, ends the loop: a cancel that lands while a Redis call inside
+            # finishes can be swallowed (Python 3.11), and the loop then ran on forever (a hung test run)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(halt.wait(), interval_s)
+            if not halt.is_set() and self._embedded and self._client is not None:
                 await self.ensure_running()
+
+    def stop_supervising(self) -> None:
+        """End :meth:`supervise` (it returns within a moment). :meth:`stop` does it too."""
+        if self._halt is not None:
+            self._halt.set()
 
     def make_sync_client(self) -> redis.Redis:
         """A new synchronous client for the URL in use (RQ needs one), with the same retry policy.
@@ -201,6 +211,7 @@ class RedisService:
 
     async def stop(self) -> None:
         """Close the client and stop the embedded server if this service started it. Idempotent."""
+        self.stop_supervising()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import signal
@@ -166,10 +165,8 @@ async def test_supervise_restarts_a_dead_embedded_server(tmp_path: Path) -> None
         assert await wait_until(lambda: service.embedded_pid not in (None, pid))
         assert await service.client.ping()
     finally:
-        supervisor.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await supervisor
-        await service.stop()
+        await service.stop()  # ends the supervisor too
+        await asyncio.wait_for(supervisor, 10)
 
 
 async def test_a_second_service_reuses_the_embedded_server_and_leaves_it_running(tmp_path: Path) -> None:
