@@ -11,12 +11,15 @@ from typing import Any
 
 import orjson
 from fastapi.responses import Response, StreamingResponse
+from starlette.types import Scope
 
-from api.errors import ApiError, sse_error
+from api.errors import ApiError, guard_stream
 from api.security import Principal
 from indexing.answers import Answer, AnswerService
 from indexing.assistants import AssistantSpec
+from inference import sse
 from inference.cache import HEADER
+from inference.language import detect_language
 
 ASSISTANT_PREFIX = "assistant/"
 
@@ -39,7 +42,10 @@ async def assistant_completion(
     principal: Principal,
     answers: AnswerService,
     assistants: dict[str, AssistantSpec],
+    scope: Scope | None = None,
 ) -> Response:
+    """The assistant's answer as a chat completion, or as its stream of chunks (``scope``: the request's,
+    for the error log when a stream fails mid-answer)."""
     model = payload["model"]
     spec = assistants.get(model.removeprefix(ASSISTANT_PREFIX))
     if spec is None:
@@ -51,7 +57,7 @@ async def assistant_completion(
         )
     question = _text(messages[-1]["content"])
     korean = spec.answer_language == "ko" or (
-        spec.answer_language == "auto" and any("\uac00" <= ch <= "\ud7a3" for ch in question)
+        spec.answer_language == "auto" and detect_language(question) == "ko"
     )
     history = [
         (m["role"], _text(m.get("content"))) for m in messages[:-1] if m.get("role") in ("user", "assistant")
@@ -96,37 +102,35 @@ async def assistant_completion(
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
-        return b"data: " + orjson.dumps(data) + b"\n\n"
+        return sse.frame(data)
 
     async def events() -> AsyncIterator[bytes]:
         yield chunk(
             {"role": "assistant", "content": ""}, citations=answer.as_dict()["citations"], found=answer.found
         )
-        try:
-            async for delta in deltas:
-                yield chunk({"content": delta})
-            footer = sources_footer(answer, korean)
-            if footer:
-                yield chunk({"content": footer})
-            yield chunk({}, "stop")
-            if include_usage:
-                usage = {
-                    "id": completion_id,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [],
-                    "usage": _usage(answer),
-                }
-                yield b"data: " + orjson.dumps(usage) + b"\n\n"
-        except Exception as exc:
-            yield sse_error(exc)
-        yield b"data: [DONE]\n\n"
+        async for delta in deltas:
+            yield chunk({"content": delta})
+        footer = sources_footer(answer, korean)
+        if footer:
+            yield chunk({"content": footer})
+        yield chunk({}, "stop")
+        if include_usage:
+            usage = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": _usage(answer),
+            }
+            yield sse.frame(usage)
+        yield sse.DONE
 
+    # a failure mid-answer: one error event, as a stream from the gateway sends it (guard_stream)
     return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no", **_cache_header(answer)},
+        guard_stream(events(), scope),
+        media_type=sse.MEDIA_TYPE,
+        headers={**sse.HEADERS, **_cache_header(answer)},
     )
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from configs.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from inference.model_store import BundledModel
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Hearth: self-hosted AI services.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys (stored hashed in the database).")
@@ -93,7 +98,12 @@ def ingest(
     from api.client_cli import ingest as run_ingest
 
     settings = _settings()
-    files = expand(paths)
+    selection = expand(paths)
+    files = selection.files
+    if selection.skipped:
+        shown = ", ".join(f"{path} ({why})" for path, why in selection.skipped[:5])
+        more = f" and {len(selection.skipped) - 5} more" if len(selection.skipped) > 5 else ""
+        typer.echo(f"skipped {shown}{more}", err=True)
     headers = {"authorization": f"Bearer {api_key(settings, key)}"}
     with httpx.Client(base_url=server_url(settings, url), headers=headers, timeout=600) as client:
         with Progress(
@@ -149,6 +159,76 @@ def ask(
     if response.status_code != 200:
         raise CliError(response.json().get("error", {}).get("message", response.text))
     print_answer(response.json())
+
+
+@app.command("eval")
+@one_line_errors
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="Question file (JSONL; format in the README)")],
+    collection: Annotated[str | None, typer.Option(help="Ask this collection")] = None,
+    assistant: Annotated[str | None, typer.Option(help="Ask this assistant instead (e.g. tax-kr)")] = None,
+    top_k: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=20, help="Passages per query (collections); hit@k counts this many citations"
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the figures and every answer as JSON here")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=32, help="Questions in flight at once")] = 1,
+    url: Annotated[str | None, typer.Option(help="Server URL (default: from settings or HEARTH_URL)")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="API key (default: HEARTH_API_KEY or data/dev-api-key)")
+    ] = None,
+) -> None:
+    """Evaluate answers through the running server: hit@k, facts, refusals, leaks, numbers, latency."""
+    from api.client_cli import CliError, api_key, server_url
+    from indexing.evaluation.dataset import load_questions
+    from indexing.evaluation.report import build_report, render_table
+    from indexing.evaluation.runner import Target, evaluate_at
+
+    if bool(collection) == bool(assistant):
+        raise CliError("give either --collection NAME or --assistant NAME")
+    target = Target("assistant", assistant) if assistant else Target("collection", str(collection))
+    items = load_questions(questions)
+    settings = _settings()
+    base = server_url(settings, url)
+    progress = _progress_bar()
+    # only on a terminal: a disabled Progress still writes a blank line to stderr when it stops
+    with progress if sys.stderr.isatty() else contextlib.nullcontext(progress):
+        task = progress.add_task(f"asking {target.kind} {target.name}", total=len(items))
+        scores = asyncio.run(
+            evaluate_at(
+                base,
+                api_key(settings, key),
+                target,
+                items,
+                top_k=top_k,
+                concurrency=concurrency,
+                on_result=lambda _: progress.advance(task),
+            )
+        )
+    report = build_report(scores, questions_file=questions, target=target, url=base, top_k=top_k)
+    render_table(report, Console())
+    if out:
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    failed = [score for score in scores if not score.ok]
+    if failed:
+        first = failed[0]
+        raise CliError(
+            f"{len(failed)} of {len(scores)} questions failed ({first.question.id}: {first.reply.error})"
+        )
+
+
+def _progress_bar() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
 
 
 @app.command()
@@ -236,16 +316,24 @@ def report(
 @models_app.command("prepare")
 @one_line_errors
 def models_prepare() -> None:
-    """Assemble and verify the bundled default model into HEARTH_DATA_DIR/models (idempotent)."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-    from inference.model_store import resolve_model_path
+    """Assemble and verify the engines' bundled models into HEARTH_DATA_DIR/models (idempotent)."""
+    from inference.model_store import bundled_model, resolve_model_path
 
     settings = _settings()
-    if settings.engine.model != "bundled":
-        path = resolve_model_path(settings.engine.model, settings.models_dir)
-        typer.echo(f"model: {path}")
-        return
+    for engine in settings.engine.engines():
+        bundled = bundled_model(engine.model or "")
+        if bundled is None:
+            typer.echo(
+                f"model {engine.served_name}: {resolve_model_path(engine.model or '', settings.models_dir)}"
+            )
+            continue
+        path = _assemble_with_progress(bundled, settings.models_dir)
+        typer.echo(f"model {engine.served_name} ready: {path}")
+
+
+def _assemble_with_progress(bundled: BundledModel, models_dir: Path) -> Path:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
     from inference.model_store import ensure_bundled_model
 
     with Progress(
@@ -256,13 +344,12 @@ def models_prepare() -> None:
         console=Console(stderr=True),
         disable=not sys.stderr.isatty(),
     ) as progress:
-        task = progress.add_task("assembling the bundled model", total=None)
+        task = progress.add_task(f"assembling {bundled.name}", total=None)
 
         def report(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        path = ensure_bundled_model(settings.models_dir, progress=report)
-    typer.echo(f"model ready: {path}")
+        return ensure_bundled_model(bundled, models_dir, progress=report)
 
 
 @keys_app.command("create")

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from api.hearthignore import IGNORE_FILE, walk_documents
 from configs.settings import Settings
 
 SUPPORTED = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"}
@@ -46,18 +47,32 @@ def api_key(settings: Settings, key: str | None) -> str:
     )
 
 
-def expand(paths: Iterable[Path]) -> list[Path]:
-    files: list[Path] = []
+@dataclass
+class Selection:
+    """The files ``hearth ingest`` uploads, and those it leaves out with the reason."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def expand(paths: Iterable[Path]) -> Selection:
+    """Folders become their supported files, less what their ``.hearthignore`` files leave out; a named file
+    of an unsupported type (a ``.jsonl`` next to the documents) is skipped rather than sent to fail."""
+    selection = Selection()
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
+            files, ignored = walk_documents(path, SUPPORTED)
+            selection.files += files
+            selection.skipped += [(p, IGNORE_FILE) for p in ignored]
+        elif path.is_file() and path.suffix.lower() in SUPPORTED:
+            selection.files.append(path)
         elif path.is_file():
-            files.append(path)
+            selection.skipped.append((path, "not PDF, TXT, Markdown, HTML or DOCX"))
         else:
             raise CliError(f"{path} does not exist")
-    if not files:
+    if not selection.files:
         raise CliError("no supported files (PDF, TXT, Markdown, HTML, DOCX) in the given paths")
-    return files
+    return selection
 
 
 def error_message(response: httpx.Response) -> str:

@@ -2,7 +2,7 @@
 
 ``build_container(settings)`` is called by the API lifespan, ``build_container(settings, role="worker")`` by
 ``hearth worker``. A worker shares the database, Redis and the model gateway but never starts the embedded
-engine (the API process owns it and the worker reaches it at ``settings.engine.url``) and never opens the
+engines (the API process owns them and the worker reaches each at its ``url``) and never opens the
 embedded vector store (one process may own it). Nothing connects, loads a model or reads the environment
 at import time anywhere in Hearth.
 """
@@ -30,11 +30,11 @@ from indexing.summaries import SummaryService
 from indexing.vector_store import VectorStore, make_vector_store
 from inference.cache import ResponseCache, connect
 from inference.catalog import ModelCatalog, load_catalog
-from inference.engine import EngineSupervisor
+from inference.engine import EngineGroup, EngineSupervisor
 from inference.errors import BackendUnavailable
 from inference.gateway import ChatGateway, EngineWaiter, build_router
 from inference.model_store import resolve_model_path
-from inference.tokens import TokenCounter, make_token_counter
+from inference.tokens import make_group_counters
 from inference.upstream import UpstreamClient
 from storage.collections import CollectionRepository
 from storage.db import make_engine, make_session_factory, migrate
@@ -63,7 +63,7 @@ class Container:
     db_engine: Any
     keys: ApiKeyStore
     redis: RedisService
-    engine: EngineSupervisor | None
+    engine: EngineGroup | None  # the embedded engines (None in a worker, or when the profile has none)
     catalog: ModelCatalog
     gateway: ChatGateway
     embeddings: EmbeddingService
@@ -114,19 +114,32 @@ class Container:
         self.db_engine.dispose()
 
 
-def engine_waiter(engine: EngineSupervisor) -> EngineWaiter:
-    """Requests for the embedded engine wait for it (while it starts or restarts) instead of failing."""
+def engine_waiter(engines: EngineGroup) -> EngineWaiter:
+    """Requests for an embedded engine wait for it (while it starts or restarts) instead of failing."""
 
-    async def wait(timeout: float) -> bool:
+    async def wait(served_name: str, timeout: float) -> bool:
+        engine = engines.get(served_name)
+        if engine is None:
+            raise BackendUnavailable(f"no embedded engine serves {served_name!r}")
         if engine.ready:
             return True
         try:
             await engine.wait_ready(timeout)
         except Exception as exc:
-            raise BackendUnavailable(f"the embedded engine is not ready: {exc}") from exc
+            raise BackendUnavailable(f"the embedded engine for {served_name!r} is not ready: {exc}") from exc
         return True
 
     return wait
+
+
+async def resolve_engine_models(settings: Settings) -> dict[str, Path]:
+    """Each engine's GGUF by served name, joined and verified first where it is a bundled model."""
+    if not settings.engine.enabled:
+        return {}
+    return {
+        one.served_name: await asyncio.to_thread(resolve_model_path, one.model or "", settings.models_dir)
+        for one in settings.engine.engines()
+    }
 
 
 def ensure_dev_key(settings: Settings, keys: ApiKeyStore) -> None:
@@ -168,30 +181,32 @@ async def build_container(settings: Settings, *, role: Role = "api") -> Containe
         log.error("Redis is unavailable: %s", exc)
 
     try:
-        engine: EngineSupervisor | None = None
-        engine_model: Path | None = None
-        if settings.engine.enabled:
-            engine_model = await asyncio.to_thread(
-                resolve_model_path, settings.engine.model, settings.models_dir
+        engine: EngineGroup | None = None
+        engine_models = await resolve_engine_models(settings)
+        engine_settings = settings.engine.engines() if settings.engine.enabled else []
+        if role == "api" and engine_settings:
+            (settings.data_dir / "logs").mkdir(exist_ok=True)
+            engine = EngineGroup(
+                [
+                    EngineSupervisor(
+                        one,
+                        engine_models[one.served_name],
+                        settings.data_dir / "logs" / f"engine-{one.served_name}.log",
+                    )
+                    for one in engine_settings
+                ]
             )
-            if role == "api":
-                engine = EngineSupervisor(
-                    settings.engine, engine_model, settings.data_dir / "logs" / "engine.log"
-                )
-                (settings.data_dir / "logs").mkdir(exist_ok=True)
 
         catalog = load_catalog(
             settings.models_path,
             profiles=settings.profiles,
-            engine_url=settings.engine.url if settings.engine.enabled else None,
+            engine_urls={one.served_name: one.url for one in engine_settings},
             engine_context=settings.engine.n_ctx,
         )
-        counters: dict[str, TokenCounter] = {}
-        for group in catalog.groups:
-            spec = catalog.deployments_of(group)[0].tokenizer
-            counters[group] = make_token_counter(spec, engine_model)
+        counters = make_group_counters(catalog, engine_models)
+        for counter in counters.values():
             # load the vocabulary now, off the loop, so the first request does not pay for it
-            await asyncio.to_thread(counters[group].count_messages, [{"role": "user", "content": "warm up"}])
+            await asyncio.to_thread(counter.count_messages, [{"role": "user", "content": "warm up"}])
 
         gw = settings.gateway
         upstream = UpstreamClient(

@@ -37,7 +37,7 @@ async def run_checks(settings: Settings) -> list[Check]:
             f"profiles {settings.profiles or ['embedded']}, data dir {settings.data_dir.resolve()}",
         )
     ]
-    checks.append(await asyncio.to_thread(_check_model, settings))
+    checks.extend(await asyncio.to_thread(_check_models, settings))
     checks.append(await asyncio.to_thread(_check_database, settings))
     checks.append(await _check_redis(settings))
     checks.extend(await _check_deployments(settings))
@@ -45,18 +45,27 @@ async def run_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-def _check_model(settings: Settings) -> Check:
+def _check_models(settings: Settings) -> list[Check]:
+    """Each embedded engine's model file: there, a GGUF, and (bundled) joined and verified."""
     if not settings.engine.enabled:
-        return Check("engine", "ok", "disabled in this profile (an external model server is used)")
+        return [Check("engine", "ok", "disabled in this profile (an external model server is used)")]
     if importlib.util.find_spec("llama_cpp") is None:
-        return Check("engine", "fail", "llama-cpp-python is not installed: run `make setup`")
+        return [Check("engine", "fail", "llama-cpp-python is not installed: run `make setup`")]
     from inference.model_store import resolve_model_path
 
-    try:
-        path = resolve_model_path(settings.engine.model, settings.models_dir)
-    except Exception as exc:
-        return Check("engine model", "fail", str(exc))
-    return Check("engine model", "ok", f"{path} ({path.stat().st_size / 1e6:.0f} MB, verified)")
+    checks = []
+    for engine in settings.engine.engines():
+        name = f"engine model {engine.served_name}"
+        try:
+            path = resolve_model_path(engine.model or "", settings.models_dir)
+        except Exception as exc:
+            checks.append(Check(name, "fail", str(exc)))
+            continue
+        size = f"{path.stat().st_size / 1e6:.0f} MB"
+        checks.append(Check(name, "ok", f"{path} ({size}, verified), port {engine.port}"))
+    if not settings.engine.large:
+        checks.append(Check("engine large models", "ok", "left out (engine.large is false)"))
+    return checks
 
 
 def _check_database(settings: Settings) -> Check:
@@ -98,30 +107,36 @@ async def _check_redis(settings: Settings) -> Check:
 async def _check_deployments(settings: Settings) -> list[Check]:
     from inference.catalog import load_catalog
 
+    engines = {one.served_name: one for one in settings.engine.engines()} if settings.engine.enabled else {}
     try:
         catalog = load_catalog(
             settings.models_path,
             profiles=settings.profiles,
-            engine_url=settings.engine.url if settings.engine.enabled else None,
+            engine_urls={name: one.url for name, one in engines.items()},
             engine_context=settings.engine.n_ctx,
         )
     except Exception as exc:
         return [Check("models.yaml", "fail", str(exc))]
+    aliases = ", ".join(f"{alias} → {group}" for alias, group in catalog.aliases.items())
     results = [
-        Check("models.yaml", "ok", f"{len(catalog.deployments)} deployment(s), groups {catalog.groups}")
+        Check(
+            "models.yaml",
+            "ok",
+            f"{len(catalog.deployments)} deployment(s), groups {catalog.groups}, aliases {aliases or 'none'}",
+        )
     ]
     async with httpx.AsyncClient(timeout=3) as http:
         for deployment in catalog.deployments:
             name = f"deployment {deployment.model_name} → {deployment.api_base}"
             if deployment.embedded:
-                engine = settings.engine
+                engine = engines[deployment.upstream_model]
                 if _port_open(engine.host, engine.port):
                     results.append(
                         Check(
                             name,
                             "warn",
-                            f"port {engine.port} is already in use: `hearth serve` "
-                            "needs it for the engine (set HEARTH_ENGINE__PORT)",
+                            f"port {engine.port} is already in use: `hearth serve` needs it for the "
+                            f"{engine.served_name} engine (set HEARTH_ENGINE__PORT)",
                         )
                     )
                 else:

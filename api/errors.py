@@ -1,23 +1,27 @@
 """Every error leaves the API in the OpenAI shape ``{"error": {"message", "type", "param", "code"}}``.
 
 The packages raise their own exception trees (inference.errors, indexing.errors, storage.errors); this
-module maps each to a status code once. API-level problems (auth, bad JSON) are ``ApiError``s.
+module maps each to a status code once (:func:`classify`). API-level problems (auth, bad JSON) are
+``ApiError``s. Raised before a response starts, an error is a JSON response with that status; raised in the
+middle of a stream (:func:`guard_stream`), the same mapping gives one SSE error event, then ``[DONE]``.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from api.logs import request_id_var
 from api.monitoring import record_error
 from indexing.errors import EmbeddingBackendError, EmbeddingInputError, IndexingError, UnknownEmbeddingModel
+from inference import sse
 from inference.errors import (
     BackendTimeout,
     BackendUnavailable,
@@ -26,6 +30,7 @@ from inference.errors import (
     InvalidRequest,
     ModelNotFound,
     UpstreamError,
+    error_body,
 )
 from storage.errors import DatabaseUnavailable, RedisUnavailable, StorageError
 from workers.errors import InvalidBatch, JobNotFound, QueueUnavailable, WorkerError
@@ -77,10 +82,6 @@ class ApiError(Exception):
         self.code = code
         self.param = param
         self.headers = headers
-
-
-def error_body(message: str, type: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
 def error_response(
@@ -155,22 +156,49 @@ def classify(exc: BaseException) -> tuple[int, str, str | None, str | None, str]
     )
 
 
-def sse_error(exc: BaseException) -> bytes:
-    """A failure after a stream started: one SSE error event (the stream then ends with [DONE])."""
-    _, type_, code, param, message = classify(exc)
-    return b"data: " + orjson.dumps(error_body(message, type_, code, param)) + b"\n\n"
+def sse_error(exc: BaseException, scope: Scope | None = None) -> bytes:
+    """A failure after a stream started: one SSE error event (the stream then ends with [DONE]). With the
+    request's ``scope``, a server error is also logged and recorded, as a 5xx response would be."""
+    status, type_, code, param, message = classify(exc)
+    if scope is not None and status >= 500:
+        message = _report(scope, exc, code, message)
+    return sse.error_frame(message, type=type_, code=code, param=param)
+
+
+async def guard_stream(
+    events: AsyncIterable[bytes], scope: Scope | None = None, *, on_close: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
+    """Relay a streamed response's events. An exception raised once the response has started (a backend
+    failing mid-answer: ``UpstreamStreamError``, or anything else) cannot change its status any more: it
+    ends the stream with one error event mapped by :func:`classify`, and ``[DONE]``, instead of a cut
+    connection. ``on_close`` runs when the stream ends, however it ends."""
+    try:
+        async for event in events:
+            yield event
+    except Exception as exc:
+        yield sse_error(exc, scope)
+        yield sse.DONE
+    finally:
+        if on_close is not None:
+            on_close()
+
+
+def _report(scope: Scope, exc: BaseException, code: str | None, message: str) -> str:
+    """Log and record a server error; the message to send (an unexpected one names the request id)."""
+    log.error("%s %s failed: %s", scope.get("method"), scope.get("path"), message, exc_info=exc)
+    detail = (str(exc) or message) if code == "internal_error" else message
+    record_error(scope, type(exc).__name__, detail, exc)
+    if code == "internal_error":
+        request_id = request_id_var.get() or scope.get("state", {}).get("request_id")
+        message = f"{message} (request id {request_id})"
+    return message
 
 
 def install_error_handlers(app: FastAPI) -> None:
     async def handle_known(request: Request, exc: Exception) -> Response:
         status, type_, code, param, message = classify(exc)
         if status >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, message, exc_info=exc)
-            detail = (str(exc) or message) if code == "internal_error" else message
-            record_error(request.scope, type(exc).__name__, detail, exc)
-            if code == "internal_error":
-                request_id = request_id_var.get() or request.scope.get("state", {}).get("request_id")
-                message = f"{message} (request id {request_id})"
+            message = _report(request.scope, exc, code, message)
         headers = exc.headers if isinstance(exc, ApiError) else None
         return error_response(status, message, type_, code, param, headers)
 

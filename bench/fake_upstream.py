@@ -8,6 +8,8 @@ import json
 import sys
 import time
 
+from inference import sse
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover
@@ -49,7 +51,7 @@ def _chunk(content: str | None, finish: str | None = None, usage: dict | None = 
     }
     if usage:
         body["usage"] = usage
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
+    return sse.frame(body)
 
 
 def stream_body(chunks: int, include_usage: bool) -> bytes:
@@ -60,7 +62,7 @@ def stream_body(chunks: int, include_usage: bool) -> bytes:
                 None, usage={"prompt_tokens": 12, "completion_tokens": chunks, "total_tokens": 12 + chunks}
             )
         )
-    parts.append(b"data: [DONE]\n\n")
+    parts.append(sse.DONE)
     return b"".join(parts)
 
 
@@ -100,7 +102,7 @@ class Handler(asyncio.Protocol):
             return
         include_usage = b'"include_usage":true' in body.replace(b" ", b"")
         payload = stream_body(self.chunks, include_usage)
-        self._send(b"text/event-stream", payload)
+        self._send(sse.MEDIA_TYPE.encode(), payload)
 
     def _send(self, content_type: bytes, payload: bytes) -> None:
         self.transport.write(

@@ -23,6 +23,7 @@ import psutil
 import yaml
 
 from bench.loadgen import Connection, Summary, build_request, run_load
+from inference import sse
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -87,6 +88,8 @@ def hearth_env(
         "HEARTH_DATA_DIR": str(tmp / "hearth-data"),
         "HEARTH_API_KEYS": KEY,
         "HEARTH_ENGINE__ENABLED": "true" if engine else "false",
+        # one engine, the 0.5B, as the published figures (the direct target is that engine)
+        "HEARTH_ENGINE__MODEL": "bundled-0.5b",
         "HEARTH_SERVER__LOG_LEVEL": "warning",
         "HEARTH_ENGINE__MODELS_DIR": str(ROOT / "data" / "models"),
     }
@@ -328,9 +331,9 @@ async def _stream_tokens(
     async with client.stream("POST", url, json=body, headers=headers) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
-            if not line.startswith("data:") or line.strip() == "data: [DONE]":
+            chunk = sse.parse_data(line)
+            if chunk is None:  # not an event, or [DONE]
                 continue
-            chunk = json.loads(line[5:])
             if chunk.get("choices") and chunk["choices"][0].get("delta", {}).get("content"):
                 now = time.perf_counter()
                 first = first or now

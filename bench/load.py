@@ -120,6 +120,8 @@ def main() -> None:
             "HEARTH_SERVER__LOG_LEVEL": "warning",
             "HEARTH_SERVER__LOG_BODIES": "false",
             "HEARTH_ENGINE__PORT": str(free_port()),
+            # one engine, the 0.5B (`default` is then that model), as the published figures
+            "HEARTH_ENGINE__MODEL": "bundled-0.5b",
             "HEARTH_ENGINE__MODELS_DIR": str(ROOT / "data" / "models"),
             "HEARTH_LIMITS__ENABLED": "false",
         }

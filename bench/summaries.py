@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     from inference.model_store import resolve_model_path
 
     models_dir = ROOT / "data" / "models"
-    model_path = resolve_model_path("bundled", models_dir)
+    model_path = resolve_model_path("bundled-0.5b", models_dir)
     load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -227,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
             "HEARTH_DATA_DIR": str(tmp / "data"),
             "HEARTH_API_KEYS": KEY,
             "HEARTH_ENGINE__PORT": str(engine_port),
+            # one engine, the 0.5B (`default` is then that model), as the published figures
+            "HEARTH_ENGINE__MODEL": "bundled-0.5b",
             "HEARTH_ENGINE__N_CTX": str(N_CTX),
             "HEARTH_ENGINE__MODELS_DIR": str(models_dir),
             "HEARTH_SERVER__LOG_LEVEL": "warning",

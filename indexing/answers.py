@@ -11,31 +11,38 @@ a hit still starts a new session and records its turn, as a fresh answer would.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-import orjson
 
 from configs.settings import RetrievalSettings
 from indexing.answer_cache import AnswerCache
 from indexing.assistants import AssistantSpec, PromptLibrary
 from indexing.collections import CollectionService, EmbedderMismatch
 from indexing.embedding_service import EmbeddingService
+from indexing.evidence import Evidence, EvidenceSelector
+from indexing.grounding import AnswerGate
 from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
 from indexing.types import ScoredChunk
 from indexing.vector_store import VectorStore
+from inference import sse
 from inference.cache import Cache
 from inference.gateway import ChatGateway
+from inference.language import detect_language
 from storage.collections import CollectionRecord, CollectionRepository
 
-MAX_ANSWER_TOKENS = 384
+log = logging.getLogger("hearth.answers")
+
 HISTORY_TOKENS = 600
 REWRITE_TOKENS = 96
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+PROMPT_VERSION = "v2"  # the answer prompt of collections queried without an assistant
+# the model's own scaffolding, should it start writing it: nothing after these belongs to the answer
+STOP = ["\nQuestion:", "\n질문:", "\nRules:", "\nPassages:", "\n\n\n"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,9 @@ class Citation:
     page: int | None
     chunk_id: str
     score: float
-    text: str
+    text: str  # the whole chunk
+    section: str | None = None  # the chunk's heading path, where the document has headings
+    quote: str = ""  # the sentence of the chunk that bears most on the question
 
 
 @dataclass
@@ -75,14 +84,17 @@ class _Prepared:
     question: str
     search_query: str
     language: str
-    hits: list[ScoredChunk]
+    hits: list[Evidence]  # the passages of the prompt, [1]..[n]
     messages: list[dict[str, str]] | None  # None: nothing relevant, answer not-found without the model
     session_id: str | None
     usage: dict[str, int]
+    cited: list[Evidence] = field(default_factory=list)  # the passages the answer uses, in marker order
+    found: bool = True
 
 
 def _language_of(text: str) -> str:
-    return "ko" if len(_HANGUL.findall(text)) >= max(2, len(text) // 10) else "en"
+    """The answer's language: Korean or English (a question in another script is answered in English)."""
+    return "ko" if detect_language(text) == "ko" else "en"
 
 
 class AnswerService:
@@ -110,6 +122,9 @@ class AnswerService:
         self._prompts = prompts
         self._chat_model = chat_model
         self._retrievers: dict[str, Retriever] = {}
+        self._selector = EvidenceSelector(
+            sparse, max_passages=settings.evidence_passages, max_units=settings.evidence_units
+        )
 
     def _retriever(self, embedder: str) -> Retriever:
         if embedder not in self._retrievers:
@@ -144,9 +159,8 @@ class AnswerService:
             answer_text = self._prompts.not_found(prepared.language)
             answer = await self._finish(tenant, prepared, answer_text, found=False)
         else:
-            content, usage = await self._complete(prepared.messages, MAX_ANSWER_TOKENS)
-            prepared.usage = _add_usage(prepared.usage, usage)
-            answer = await self._finish(tenant, prepared, content.strip(), found=True)
+            text = "".join([piece async for piece in self._write(prepared)]).strip()
+            answer = await self._finish(tenant, prepared, text, found=prepared.found)
         await self._to_cache(key, answer)
         return answer
 
@@ -161,8 +175,8 @@ class AnswerService:
         assistant: AssistantSpec | None = None,
         history: Sequence[tuple[str, str]] | None = None,
     ) -> tuple[Answer, AsyncIterator[str]]:
-        """The citations (in the returned Answer) are known before the first token; the iterator yields
-        the answer's text deltas, and the Answer's ``answer`` and ``usage`` are complete when it ends."""
+        """The iterator yields the answer's checked text deltas; the returned Answer's ``answer``,
+        ``citations`` (the passages the answer used) and ``usage`` are complete when it ends."""
         record = await self._collections.get(tenant, collection)
         key = self._cache_key(record, question, top_k, session_id, assistant, history)
         hit = await self._from_cache(key, history)
@@ -171,14 +185,8 @@ class AnswerService:
         prepared = await self._prepare(
             tenant, collection, question, top_k, session_id, assistant, history, record
         )
-        found = prepared.messages is not None
         answer = Answer(
-            "",
-            found,
-            self._citations(prepared) if found else [],
-            prepared.session_id,
-            prepared.usage,
-            prepared.search_query,
+            "", prepared.messages is not None, [], prepared.session_id, prepared.usage, prepared.search_query
         )
 
         async def deltas() -> AsyncIterator[str]:
@@ -188,13 +196,13 @@ class AnswerService:
                 yield text
             else:
                 parts: list[str] = []
-                async for delta, usage in self._stream(prepared.messages, MAX_ANSWER_TOKENS):
-                    if usage:
-                        answer.usage = _add_usage(prepared.usage, usage)
-                    if delta:
-                        parts.append(delta)
-                        yield delta
+                async for piece in self._write(prepared):
+                    parts.append(piece)
+                    yield piece
                 answer.answer = "".join(parts).strip()
+                answer.found = prepared.found
+                answer.citations = self._citations(prepared) if prepared.found else []
+                answer.usage = prepared.usage
             await self._remember(tenant, prepared, answer.answer)
             await self._to_cache(key, answer)
 
@@ -282,11 +290,14 @@ class AnswerService:
         )
         usage: dict[str, int] = {}
         search_query = question
+        topic = question  # what the passages must be about: the question, or its translation
         rewriting = assistant.query_rewriting if assistant else "follow_up"
         if history and rewriting in ("follow_up", "condense"):
             rewritten, used = await self._rewrite_follow_up(history, question)
             usage = _add_usage(usage, used)
-            search_query = f"{rewritten}\n{question}" if rewritten and rewritten != question else question
+            if rewritten and rewritten != question:
+                search_query = f"{rewritten}\n{question}"
+                topic = rewritten
         if rewriting == "condense":
             condensed, used = await self._condense(search_query)
             usage = _add_usage(usage, used)
@@ -295,19 +306,61 @@ class AnswerService:
         k = top_k or (assistant.top_k if assistant else None) or self._settings.top_k
         retriever = self._retriever(record.embedder)
         hits = await asyncio.to_thread(retriever.retrieve, record.store_name, search_query, k)
-        relevant = [hit for hit in hits if retriever.is_relevant(hit)]
+        queries = [topic]
+        documents_language = _majority_language(hits)
+        if (
+            self._settings.translate_queries
+            and documents_language in ("ko", "en")
+            and _language_of(topic) != documents_language
+        ):
+            translated, used = await self._translate(topic, documents_language)
+            usage = _add_usage(usage, used)
+            if translated:
+                queries.insert(0, translated)
+                topic = translated
+                search_query = f"{translated}\n{search_query}"
+                hits = await asyncio.to_thread(retriever.retrieve, record.store_name, search_query, k)
+        log.debug(
+            "hits for %r: %s",
+            search_query,
+            [(hit.chunk.heading, round(hit.score, 3), hit.dense_score, hit.sparse_score) for hit in hits],
+        )
+        settings = self._settings
+        margin = settings.coverage_dense_margin if settings.coverage_check else 0.0
+        relevant = [hit for hit in hits if retriever.is_relevant(hit, margin)]
+        if relevant and settings.coverage_check:
+            wanted, missing = await asyncio.to_thread(self._uncovered, topic, relevant)
+            if wanted and len(missing) / len(wanted) >= settings.max_missing_share:
+                log.info("refused: the passages lack %s of %s", sorted(missing), sorted(wanted))
+                relevant = []
         if not relevant:
             return _Prepared(question, search_query, language, [], None, session_id, usage)
+        embedder = self._embeddings.get(record.embedder)
+        started = time.perf_counter()
+        evidence = await asyncio.to_thread(self._selector.select, queries, relevant, embedder)
+        log.debug(
+            "evidence in %.2fs: %s",
+            time.perf_counter() - started,
+            [(passage.heading, passage.units) for passage in evidence],
+        )
         system_prompt = assistant.system_prompt if assistant else self._default_system_prompt()
-        messages, used_hits = self._fill_prompt(
+        messages, passages = self._fill_prompt(
             system_prompt,
-            relevant,
+            evidence,
             question,
             language,
             history,
-            assistant.prompt_version if assistant else "v1",
+            assistant.prompt_version if assistant else PROMPT_VERSION,
         )
-        return _Prepared(question, search_query, language, used_hits, messages, session_id, usage)
+        return _Prepared(question, search_query, language, passages, messages, session_id, usage)
+
+    def _uncovered(self, topic: str, hits: Sequence[ScoredChunk]) -> tuple[set[str], set[str]]:
+        """The question's topic words, and those that none of the relevant passages holds."""
+        wanted = self._sparse.content_terms(topic)
+        held: set[str] = set()
+        for hit in hits:
+            held.update(self._sparse.terms(hit.chunk.text))
+        return wanted, wanted - held
 
     def _default_system_prompt(self) -> str:
         from indexing.assistants import DEFAULT_SYSTEM_PROMPT
@@ -317,50 +370,69 @@ class AnswerService:
     def _fill_prompt(
         self,
         system_prompt: str,
-        hits: list[ScoredChunk],
+        evidence: list[Evidence],
         question: str,
         language: str,
         history: Sequence[tuple[str, str]],
         version: str,
-    ) -> tuple[list[dict[str, str]], list[ScoredChunk]]:
-        """Fill the answer template with as many passages (best first) as the model's context allows."""
-        template = self._prompts.get("rag_answer", version)
+    ) -> tuple[list[dict[str, str]], list[Evidence]]:
+        """The answer prompt with as many evidence passages (best first) as the model's context allows.
+
+        Versions with a ``rag_system.<version>.txt`` template use chat roles: the rules in the system message,
+        the passages and then the question in the user message. Others fill ``rag_answer.<version>.txt``
+        as one user message."""
         instruction = "한국어로 답하세요." if language == "ko" else "Answer in English."
         not_found = self._prompts.not_found(language)
+        fields = {
+            "system_prompt": system_prompt,
+            "question": question,
+            "answer_language_instruction": instruction,
+            "not_found": not_found,
+        }
+        if self._prompts.has("rag_system", version):
+            system = self._prompts.get("rag_system", version).format(**fields).strip()
+            user = self._prompts.get("rag_user", version)
+
+            def render(passages: str) -> list[dict[str, str]]:
+                return [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": user.format(passages=passages, **fields).strip()},
+                ]
+        else:
+            template = self._prompts.get("rag_answer", version)
+
+            def render(passages: str) -> list[dict[str, str]]:
+                return [{"role": "user", "content": template.format(passages=passages, **fields)}]
+
         group = self._gateway.catalog.resolve(self._chat_model)
 
-        def render(passages: str) -> str:
-            return template.format(
-                system_prompt=system_prompt,
-                passages=passages,
-                question=question,
-                answer_language_instruction=instruction,
-                not_found=not_found,
-            )
+        def cost(messages: list[dict[str, str]]) -> int:
+            return sum(self._gateway.count_tokens(group, m["content"]) for m in messages)
 
-        budget = (
-            self._gateway.catalog.context_window(group)
-            - MAX_ANSWER_TOKENS
-            - self._gateway.count_tokens(group, render(""))
-            - 48
-        )
+        budget = self._gateway.catalog.context_window(group) - self._settings.answer_max_tokens - 64
+        budget -= cost(render(""))
         blocks: list[str] = []
-        used: list[ScoredChunk] = []
-        for hit in hits:
-            chunk = hit.chunk
-            where = f"{chunk.filename}" + (f", p.{chunk.page}" if chunk.page else "")
-            block = f"[{len(blocks) + 1}] ({where}) {chunk.text.strip()}"
-            cost = self._gateway.count_tokens(group, block) + 2
-            if cost > budget:
-                if not blocks and budget > 64:  # the best passage alone is too long: keep what fits
-                    keep = max(64, int(len(block) * budget / cost) - 8)
-                    blocks.append(block[:keep])
-                    used.append(hit)
+        used: list[Evidence] = []
+        for passage in evidence:
+            block = _passage_block(len(blocks) + 1, passage)
+            size = self._gateway.count_tokens(group, block) + 2
+            if size > budget:
                 break
             blocks.append(block)
-            used.append(hit)
-            budget -= cost
-        return [{"role": "user", "content": render("\n\n".join(blocks))}], used
+            used.append(passage)
+            budget -= size
+        if not blocks and evidence:  # the best passage alone is too long: keep what fits
+            block = _passage_block(1, evidence[0])
+            keep = max(64, int(len(block) * budget / max(1, self._gateway.count_tokens(group, block))) - 8)
+            blocks, used = [block[:keep]], [evidence[0]]
+        return render("\n\n".join(blocks)), used
+
+    async def _translate(self, question: str, language: str) -> tuple[str, dict[str, int]]:
+        prompt = self._prompts.get("translate_query").format(
+            language="Korean" if language == "ko" else "English", question=question
+        )
+        text, usage = await self._complete([{"role": "user", "content": prompt}], REWRITE_TOKENS)
+        return _first_line(text), usage
 
     async def _rewrite_follow_up(
         self, history: Sequence[tuple[str, str]], question: str
@@ -395,40 +467,79 @@ class AnswerService:
 
     async def _stream(
         self, messages: list[dict[str, str]], max_tokens: int
-    ) -> AsyncIterator[tuple[str, dict[str, int]]]:
+    ) -> AsyncGenerator[tuple[str, dict[str, int]], None]:
         payload = {
             "model": self._chat_model,
             "messages": messages,
             "temperature": 0,
             "max_tokens": max_tokens,
             "stream": True,
+            "stop": STOP,
         }
         events, stats = await self._gateway.open_stream(self._gateway.prepare(payload))
-        async for event in events:
-            data = event.removeprefix(b"data: ").strip()
-            if not data or data == b"[DONE]":
-                continue
-            chunk = orjson.loads(data)
-            if "error" in chunk:
-                raise RuntimeError(chunk["error"].get("message", "the model failed mid-answer"))
+        async for chunk in sse.iter_events(events):  # an error event raises UpstreamStreamError
             for choice in chunk.get("choices") or ():
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     yield text, {}
         yield "", stats.usage
 
+    # -- writing the answer ----------------------------------------------------------------------------------
+
+    async def _write(self, prepared: _Prepared) -> AsyncIterator[str]:
+        """The checked answer text as it is written (see :mod:`indexing.grounding`); sets the citations.
+
+        The model writes through an :class:`AnswerGate`. When the gate rejects the first sentence (a figure
+        no cited passage holds, scaffolding), the model gets one more try with the figures named; when that
+        fails too, the answer quotes the best evidence sentence, or refuses (``unsupported_fallback``)."""
+        assert prepared.messages is not None
+        messages = prepared.messages
+        for attempt in range(2):
+            gate = AnswerGate(prepared.hits, prepared.question)
+            stream = self._stream(messages, self._settings.answer_max_tokens)
+            try:
+                async for delta, usage in stream:
+                    if usage:
+                        prepared.usage = _add_usage(prepared.usage, usage)
+                    text = gate.feed(delta)
+                    if text:
+                        yield text
+                    if gate.stopped:
+                        break
+            finally:
+                await stream.aclose()
+            tail = gate.close()
+            if tail:
+                yield tail
+            if not gate.empty:
+                prepared.cited = [prepared.hits[i] for i in gate.order]
+                return
+            log.info("answer attempt %d rejected: %s", attempt + 1, gate.failed or "empty")
+            if attempt == 0:
+                messages = _retry_messages(messages, gate.failed, prepared.language)
+        if self._settings.unsupported_fallback == "refuse" or not prepared.hits:
+            prepared.found = False
+            prepared.cited = []
+            yield self._prompts.not_found(prepared.language)
+            return
+        best = prepared.hits[0]
+        prepared.cited = [best]
+        yield _quote(best.quote, prepared.language)
+
     def _citations(self, prepared: _Prepared) -> list[Citation]:
         return [
             Citation(
                 index=i + 1,
-                document_id=hit.chunk.document_id,
-                filename=hit.chunk.filename,
-                page=hit.chunk.page,
-                chunk_id=hit.chunk.id,
-                score=round(float(hit.score), 6),
-                text=hit.chunk.text,
+                document_id=passage.hit.chunk.document_id,
+                filename=passage.hit.chunk.filename,
+                page=passage.hit.chunk.page,
+                chunk_id=passage.hit.chunk.id,
+                score=round(float(passage.hit.score), 6),
+                text=passage.hit.chunk.text,
+                section=passage.heading,
+                quote=passage.quote,
             )
-            for i, hit in enumerate(prepared.hits)
+            for i, passage in enumerate(prepared.cited)
         ]
 
     async def _finish(self, tenant: str, prepared: _Prepared, text: str, *, found: bool) -> Answer:
@@ -451,6 +562,37 @@ class AnswerService:
                 prepared.session_id,
                 [("user", prepared.question), ("assistant", text)],
             )
+
+
+def _passage_block(number: int, passage: Evidence) -> str:
+    heading = f" {passage.heading}" if passage.heading else ""
+    return f"[{number}]{heading}\n{passage.text}"
+
+
+def _retry_messages(
+    messages: list[dict[str, str]], failed: str | None, language: str
+) -> list[dict[str, str]]:
+    if language == "ko":
+        note = "위 문단에 적힌 숫자만 그대로 쓰고, 근거 문단 번호를 [n]으로 붙여 한두 문장으로 답하세요."
+    else:
+        note = "Use only figures written in the passages above, exactly as written, and cite them as [n]."
+    last = dict(messages[-1])
+    last["content"] = f"{last['content']}\n\n({note})"
+    return [*messages[:-1], last]
+
+
+def _quote(sentence: str, language: str) -> str:
+    sentence = sentence.strip().lstrip("-*•· ").replace("**", "")
+    if language == "ko":
+        return f"문서에는 다음과 같이 나와 있습니다: “{sentence}” [1]"
+    return f"The document says: “{sentence}” [1]"
+
+
+def _majority_language(hits: Sequence[ScoredChunk]) -> str:
+    counts: dict[str, int] = {}
+    for hit in hits:
+        counts[hit.chunk.language] = counts.get(hit.chunk.language, 0) + 1
+    return max(counts, key=lambda name: counts[name]) if counts else "und"
 
 
 def _first_line(text: str) -> str:

@@ -81,6 +81,9 @@ class PromptLibrary:
             self._cache[key] = "\n".join(lines).strip() + "\n"
         return self._cache[key]
 
+    def has(self, name: str, version: str = "v1") -> bool:
+        return f"{name}.{version}" in self._cache or (self._dir / f"{name}.{version}.txt").is_file()
+
     def not_found(self, language: str, version: str = "v1") -> str:
         if self._not_found is None:
             path = self._dir / f"not_found.{version}.yaml"

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from indexing.embedders import clip_to_tokens
 from indexing.types import chunk_id
+from inference.language import detect_language, has_hangul
 
 # ---- cleaning -----------------------------------------------------------------------------------------
 
@@ -112,8 +113,6 @@ def _text(node: BaseNode) -> str:
 
 # ---- sentences ----------------------------------------------------------------------------------------
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
-_LATIN = re.compile(r"[A-Za-z]")
 _SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’)\]]*(?=\s)")
 _KO_END = re.compile(r"(?:니다|어요|아요|에요|예요|해요|세요|죠)(?=\s)")
 _ABBREVIATIONS = {
@@ -143,7 +142,7 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of one paragraph line, each stripped; joined by spaces they give the text back."""
     if len(text) < 24:
         return [text]
-    if _HANGUL.search(text):
+    if has_hangul(text):
         kiwi = _get_kiwi()
         if kiwi is not None:
             with _kiwi_lock:
@@ -167,7 +166,7 @@ def _rule_boundaries(text: str) -> list[int]:
             if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
         cuts.append(nxt)
-    if _HANGUL.search(text):
+    if has_hangul(text):
         cuts.extend(m.end() for m in _KO_END.finditer(text))
     return sorted(set(cuts))
 
@@ -182,21 +181,13 @@ def _cut(text: str, cuts: list[int]) -> list[str]:
     return [piece for piece in pieces if piece]
 
 
-def detect_language(text: str) -> str:
-    """'ko' when Hangul dominates (a syllable weighs three Latin letters), 'en' for Latin text, else 'und'."""
-    hangul = len(_HANGUL.findall(text))
-    latin = len(_LATIN.findall(text))
-    if hangul and hangul * 3 >= latin:
-        return "ko"
-    if latin and latin >= 0.5 * sum(ch.isalpha() for ch in text):
-        return "en"
-    return "und"
-
-
 # ---- chunking -----------------------------------------------------------------------------------------
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_STRUCTURAL = re.compile(r"^(?:#{1,6}\s|[-*+•·▪◦※○●■□▶]\s?|\d{1,3}[.)]\s|[가-힣][.)]\s|\(\d{1,3}\)|[①-⑳]|\|)")
+# a line that starts a heading, list item or table row (not the continuation of a wrapped paragraph)
+STRUCTURAL_LINE = re.compile(
+    r"^(?:#{1,6}\s|[-*+•·▪◦※○●■□▶]\s?|\d{1,3}[.)]\s|[가-힣][.)]\s|\(\d{1,3}\)|[①-⑳]|\|)"
+)
 _FENCE = re.compile(r"^(```|~~~)")
 
 
@@ -242,7 +233,7 @@ def _sections(text: str, heading_units: bool) -> list[_Section]:
                 if heading_units:
                     current.lines.append(("\n\n", line))
                 sep = "\n\n"
-            elif fenced or _STRUCTURAL.match(line) or " | " in line:
+            elif fenced or STRUCTURAL_LINE.match(line) or " | " in line:
                 if run:
                     current.lines.append((sep, " ".join(run)))
                     run, sep = [], "\n"

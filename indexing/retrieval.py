@@ -35,9 +35,10 @@ from __future__ import annotations
 
 from configs.settings import RetrievalSettings
 from indexing.embedders import Embedder
-from indexing.sparse import SparseEncoder, detect_language
+from indexing.sparse import SparseEncoder
 from indexing.types import Fusion, ScoredChunk
 from indexing.vector_store import VectorStore
+from inference.language import detect_language
 
 SPARSE_TOP_RANKS = 3
 
@@ -83,9 +84,10 @@ class Retriever:
         """The cosine similarity that makes a hit relevant, for this retriever's embedder."""
         return self._settings.dense_threshold(self._embedder.name)
 
-    def is_relevant(self, hit: ScoredChunk) -> bool:
-        """Whether ``hit`` clears the relevance threshold that decides RAG's ``found``."""
-        if hit.dense_score is not None and hit.dense_score >= self.min_dense_score:
+    def is_relevant(self, hit: ScoredChunk, dense_margin: float = 0.0) -> bool:
+        """Whether ``hit`` clears the relevance threshold that decides RAG's ``found``; ``dense_margin``
+        lowers the dense threshold (the answer service does when a coverage check follows)."""
+        if hit.dense_score is not None and hit.dense_score >= self.min_dense_score - dense_margin:
             return True
         if hit.sparse_score is None or hit.sparse_rank is None or hit.sparse_rank > SPARSE_TOP_RANKS:
             return False

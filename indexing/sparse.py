@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import snowballstemmer
 
 from indexing.types import SparseVector
+from inference.language import detect_language, has_hangul
 
 if TYPE_CHECKING:
     from kiwipiepy import Kiwi
@@ -53,8 +54,6 @@ B = 0.75
 # mean terms per passage (see the module docstring)
 AVG_TERMS = {"ko": 150.0, "en": 150.0, "und": 150.0}
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _KEEP_TAGS = ("NN", "VV", "VA", "XR", "SL", "SN", "SH")
 
@@ -73,18 +72,20 @@ ENGLISH_STOPWORDS = frozenset(
 )
 
 
+# words that make a question a question, not its topic ("how many days", "얼마", "경우"): never required
+_QUESTION_WORDS = frozenset(
+    """얼마 무엇 뭐 어디 언제 누구 어떤 어떻게 왜 몇 경우 방법 정도 내용 관련 대하 설명 질문 문의 가능 여부
+    필요 해당 때 것 수 등 중 점 예 거 게 건 분 번 이상 이하 알 기준 조건 요건 최대 최소 총 전 후 각
+    매 제 저 나 우리 회사원 직장인
+    much mani get tell know need can could would pleas explain describ allow give take use make
+    mean way thing kind type long often also want like ani someth anyth exact maximum minimum
+    amount rate limit rule
+    """.split()
+)
+
+
 def term_id(term: str) -> int:
     return zlib.crc32(term.encode("utf-8")) & 0x7FFFFFFF
-
-
-def detect_language(text: str) -> str:
-    """ "ko" when Hangul dominates the letters, "en" when Latin does, else "und"."""
-    hangul = len(_HANGUL.findall(text))
-    latin = len(_LATIN.findall(text))
-    if hangul == 0 and latin == 0:
-        return "und"
-    # a Hangul syllable carries about three Latin letters' worth of text
-    return "ko" if hangul * 3 >= latin else "en"
 
 
 class SparseEncoder:
@@ -128,6 +129,24 @@ class SparseEncoder:
         ids = sorted({term_id(term) for term in self.terms(text)})
         return SparseVector(indices=ids, values=[1.0] * len(ids))
 
+    def content_terms(self, text: str) -> set[str]:
+        """The terms that name what ``text`` is about: Korean nouns, roots and foreign words, English words
+        (stemmed, stopwords out); verbs, endings and numbers are left out. The answer service's coverage check
+        asks whether the retrieved passages hold these."""
+        if not has_hangul(text):
+            return set(self._latin_terms(_WORD.findall(text))) - _QUESTION_WORDS
+        kiwi = self._kiwi_instance()
+        with self._kiwi_lock:
+            tokens = kiwi.tokenize(text)
+        terms: set[str] = set()
+        for token in tokens:
+            # one-syllable nouns (수, 안, 경) are mostly Kiwi's splits of longer words or grammar
+            if token.tag in ("NNG", "NNP", "XR", "SH") and len(token.form) > 1:
+                terms.add(token.form)
+            elif token.tag == "SL":
+                terms.update(self._latin_terms(_WORD.findall(token.form)))
+        return terms - _QUESTION_WORDS
+
     def load(self) -> None:
         """Load the Kiwi model now instead of on the first Korean text."""
         self._kiwi_instance()
@@ -136,7 +155,7 @@ class SparseEncoder:
         out: list[list[str]] = [[] for _ in texts]
         korean = []
         for i, text in enumerate(texts):
-            if _HANGUL.search(text):
+            if has_hangul(text):
                 korean.append(i)
             else:
                 out[i] = self._latin_terms(_WORD.findall(text))

@@ -21,7 +21,6 @@ from indexing.assistants import PromptLibrary
 from indexing.errors import DocumentTooLarge, InvalidSummaryOptions
 from indexing.loaders import LoadedDocument, load_document
 from indexing.mapreduce import Page, plan_sections, read_outline
-from indexing.sparse import detect_language
 from indexing.summary_schema import SummaryResult, SummarySection, truncate_words
 from indexing.summary_writer import (
     LANGUAGES,
@@ -31,6 +30,7 @@ from indexing.summary_writer import (
     SummaryRun,
     SummaryWriter,
 )
+from inference.language import detect_language
 from storage.summaries import SummaryRepository
 
 MIN_WORDS, MAX_WORDS = 10, 2000

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 MAX_KEY_POINTS = 6
 MAP_KEY_POINTS = 4
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 
@@ -101,10 +100,6 @@ def truncate_words(text: str, max_words: int) -> str:
     if cut[-1] in ".!?":
         return cut
     return cut.rstrip(",;:") + "…"
-
-
-def has_hangul(text: str) -> bool:
-    return bool(_HANGUL.search(text))
 
 
 # -- repair ------------------------------------------------------------------------------------------------

@@ -27,13 +27,13 @@ from indexing.summary_schema import (
     MAX_KEY_POINTS,
     Notes,
     SummaryUsage,
-    has_hangul,
     notes_schema,
     parse_reply,
     truncate_words,
 )
 from inference.catalog import ModelCatalog
 from inference.gateway import ChatRequest, ChatResult
+from inference.language import has_hangul
 
 log = logging.getLogger("hearth.summaries")
 

@@ -3,8 +3,12 @@
 The file is a LiteLLM model list plus ``router_settings``. Hearth adds to each entry an optional ``profiles``
 list (the entry is used only when one of them is active) and understands two extra ``model_info`` keys:
 ``context_window`` (tokens, or ``engine`` for the embedded engine's n_ctx) and ``tokenizer``
-(see inference/tokens.py). ``api_base: embedded`` is replaced by the supervised engine's URL, and
+(see inference/tokens.py). ``api_base: embedded`` is replaced by the URL of the supervised engine that serves
+the deployment's upstream model name (a deployment no running engine serves is left out), and
 ``os.environ/NAME`` values are resolved here, once, so a missing variable fails at start-up with its name.
+A ``model_group_alias`` target may be a list of groups in order of preference: the alias resolves to the first
+that has a deployment (``default`` is the 1.5B, or the 0.5B where the 1.5B engine does not run); an alias
+whose targets are all embedded models no engine serves here is left out, any other unknown target is an error.
 """
 
 from __future__ import annotations
@@ -122,11 +126,13 @@ def load_catalog(
     path: Path,
     *,
     profiles: list[str],
-    engine_url: str | None,
+    engine_urls: Mapping[str, str],
     engine_context: int,
     env: Mapping[str, str] | None = None,
 ) -> ModelCatalog:
-    """Read ``path`` and keep the deployments of the active ``profiles`` (none = the embedded profile)."""
+    """Read ``path`` and keep the deployments of the active ``profiles`` (none = the embedded profile).
+
+    ``engine_urls`` maps each served name of the embedded engines to its base URL (empty: no engine)."""
     env = os.environ if env is None else env
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -134,6 +140,7 @@ def load_catalog(
         raise CatalogError(f"cannot read the model list {path}: {exc}") from exc
     active = set(profiles) or {DEFAULT_PROFILE}
     deployments: list[Deployment] = []
+    unserved: set[str] = set()  # groups whose embedded deployments no engine serves here
     for index, entry in enumerate(raw.get("model_list") or []):
         where = f"{path.name} model_list[{index}]"
         if not isinstance(entry, dict) or "model_name" not in entry or "litellm_params" not in entry:
@@ -151,9 +158,10 @@ def load_catalog(
             )
         embedded = params.get("api_base") == EMBEDDED
         if embedded:
-            if engine_url is None:
-                continue  # the embedded engine is disabled in this profile
-            params["api_base"] = engine_url
+            if upstream_model not in engine_urls:
+                unserved.add(str(entry["model_name"]))
+                continue  # no engine serves it here: disabled in this profile, or a large model left out
+            params["api_base"] = engine_urls[upstream_model]
         if not params.get("api_base"):
             raise CatalogError(f"{where} has no api_base")
         window = info.get("context_window", engine_context if embedded else 4096)
@@ -182,14 +190,28 @@ def load_catalog(
     if not deployments:
         raise CatalogError(f"{path} has no deployment for the profiles {sorted(active)}")
     router_settings = dict(raw.get("router_settings") or {})
-    aliases = dict(router_settings.pop("model_group_alias", None) or {})
     groups = {d.model_name for d in deployments}
-    for alias, target in aliases.items():
-        if target not in groups:
-            raise CatalogError(f"model_group_alias {alias!r} points at {target!r}, which has no deployment")
+    aliases = {}
+    for alias, targets in dict(router_settings.pop("model_group_alias", None) or {}).items():
+        target = _alias_target(str(alias), targets, groups, unserved)
+        if target is not None:
+            aliases[str(alias)] = target
     for rule in router_settings.get("fallbacks") or []:
         for source, targets in dict(rule).items():
             unknown = [t for t in [source, *targets] if t not in groups]
             if unknown:
                 raise CatalogError(f"router_settings.fallbacks names unknown model groups {unknown}")
     return ModelCatalog(deployments=tuple(deployments), aliases=aliases, router_settings=router_settings)
+
+
+def _alias_target(alias: str, targets: Any, groups: set[str], unserved: set[str]) -> str | None:
+    """The first of an alias's targets (one group, or a list in order of preference) that has a deployment;
+    None (the alias is left out) when they are all groups of embedded models no engine serves here."""
+    wanted = [str(t) for t in targets] if isinstance(targets, list) else [str(targets)]
+    for target in wanted:
+        if target in groups:
+            return target
+    if unserved.issuperset(wanted):
+        return None
+    shown = wanted[0] if len(wanted) == 1 else wanted
+    raise CatalogError(f"model_group_alias {alias!r} points at {shown!r}, which has no deployment")

@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
+from inference import sse
 from inference.cache import Cache, cache_key
 from inference.catalog import ModelCatalog
 
 _NOT_IN_KEY = frozenset({"model", "stream", "stream_options", "user"})
-_DONE = b"data: [DONE]\n\n"
 
 
 def is_deterministic(payload: Mapping[str, Any]) -> bool:
@@ -66,7 +66,7 @@ def replay_stream(body: bytes, include_usage: bool) -> list[bytes]:
         events.append({**head, "choices": [_choice(choice, {}, choice.get("finish_reason") or "stop")]})
     if include_usage and data.get("usage"):
         events.append({**head, "choices": [], "usage": data["usage"]})
-    return [b"data: " + orjson.dumps(event) + b"\n\n" for event in events] + [_DONE]
+    return [sse.frame(event) for event in events] + [sse.DONE]
 
 
 def _choice(choice: Mapping[str, Any], delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
@@ -84,10 +84,10 @@ class StreamAssembler:
         self.usable = True
 
     def feed(self, event: bytes) -> None:
-        data = event.removeprefix(b"data: ").strip()
+        data = sse.event_data(event)
         if not data:
             return
-        if data == b"[DONE]":
+        if data == sse.DONE_DATA:
             self.done = True
             return
         try:

@@ -1,11 +1,13 @@
-"""The embedded llama.cpp engine: ``python -m llama_cpp.server`` supervised as a child process.
+"""The embedded llama.cpp engines: ``python -m llama_cpp.server`` supervised as child processes.
 
-:class:`EngineSupervisor` starts the server on a loopback port, waits until it answers, restarts it with
-exponential backoff when it dies, and stops it (SIGTERM, then SIGKILL). The child's output is appended to a
-log file whose tail is quoted in every :class:`~inference.errors.EngineError`. On Linux the child is told to
-receive SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), so it never outlives Hearth, even a SIGKILLed
-Hearth. That signal follows the *thread* that spawned the child, so the supervisor must live on an event loop
-whose thread lives as long as the engine should (the API's main loop).
+:class:`EngineGroup` holds one :class:`EngineSupervisor` per served model (llama_cpp.server can list several
+models in a config file, but its LlamaProxy keeps one loaded and reloads on every switch, which costs seconds
+per request when two models take turns). Each supervisor starts its server on its own loopback port, waits
+until it answers, restarts it with exponential backoff when it dies, and stops it (SIGTERM, then SIGKILL). The
+child's output is appended to a log file whose tail is quoted in every :class:`~inference.errors.EngineError`.
+On Linux the child is told to receive SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), so it never
+outlives Hearth, even a SIGKILLed Hearth. That signal follows the *thread* that spawned the child, so the
+supervisor must live on an event loop whose thread lives as long as the engine should (the API's main loop).
 
 Things about ``llama_cpp.server`` (0.3.36) that shape the command line:
 
@@ -298,8 +300,9 @@ class EngineSupervisor:
             else:
                 reason = f"cannot be bound ({exc})"
             raise EngineError(
-                f"the engine's port {host}:{port} {reason}: set HEARTH_ENGINE__PORT to a free port "
-                f"(or HEARTH_ENGINE__HOST to a local address)"
+                f"the {self.settings.served_name} engine's port {host}:{port} {reason}: set "
+                f"HEARTH_ENGINE__PORT to a free port (the engines take it and the next ones; or give the "
+                f"model its own port in engine.models), or HEARTH_ENGINE__HOST to a local address"
             ) from exc
 
     def _log_tail(self) -> str:
@@ -310,6 +313,49 @@ class EngineSupervisor:
                 return handle.read().decode("utf-8", errors="replace").strip()
         except OSError:
             return "(no log)"
+
+
+class EngineGroup:
+    """The embedded engines: one :class:`EngineSupervisor` per served model name, run together."""
+
+    def __init__(self, supervisors: list[EngineSupervisor]) -> None:
+        self.supervisors = {supervisor.settings.served_name: supervisor for supervisor in supervisors}
+
+    def get(self, served_name: str) -> EngineSupervisor | None:
+        """The engine that serves ``served_name`` (a deployment's upstream model name), if one does."""
+        return self.supervisors.get(served_name)
+
+    @property
+    def ready(self) -> bool:
+        return all(supervisor.ready for supervisor in self.supervisors.values())
+
+    @property
+    def restarts(self) -> int:
+        return sum(supervisor.restarts for supervisor in self.supervisors.values())
+
+    async def health(self) -> dict[str, Any]:
+        """``{"status", "restarts", "engines": {served name: EngineSupervisor.health()}}``: ``ok`` once every
+        engine is, ``down`` when any is, ``starting`` otherwise."""
+        engines = {name: await supervisor.health() for name, supervisor in self.supervisors.items()}
+        states = {engine["status"] for engine in engines.values()}
+        status = "down" if "down" in states else "starting" if "starting" in states else "ok"
+        return {"status": status, "restarts": self.restarts, "engines": engines}
+
+    async def start(self) -> None:
+        """Start every engine (they load side by side); if one cannot start, stop the others and raise."""
+        try:
+            for supervisor in self.supervisors.values():
+                await supervisor.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until every engine answers (see :meth:`EngineSupervisor.wait_ready`)."""
+        await asyncio.gather(*(s.wait_ready(timeout) for s in self.supervisors.values()))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(supervisor.stop() for supervisor in self.supervisors.values()))
 
 
 def _cpu_count() -> int:

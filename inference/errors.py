@@ -7,13 +7,24 @@
     ├── BackendUnavailable        no deployment could answer: refused, crashed, cooling down (503)
     │   └── BackendTimeout        a deployment did not answer in time, or sent no first token in time (504)
     ├── UpstreamError             a deployment answered with an error Hearth cannot fix (502)
+    │   └── UpstreamStreamError   a stream failed after it started: an error event, or the deployment stopped
     ├── ModelIntegrityError       a model file is missing, incomplete or has the wrong checksum
     └── EngineError               the embedded engine could not be started or supervised
 
-The API maps each to a status code and the OpenAI error shape in one place (api/errors.py).
+The API maps each to a status code and the OpenAI error shape (:func:`error_body`) in one place
+(api/errors.py); one raised after a stream started reaches the client as an SSE error event instead.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+
+def error_body(
+    message: str, type: str = "server_error", code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """The OpenAI error shape, in a JSON error response and in an SSE error event alike."""
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
 class InferenceError(Exception):
@@ -57,6 +68,20 @@ class UpstreamError(InferenceError):
     def __init__(self, message: str, *, status_code: int = 502, param: str | None = None) -> None:
         super().__init__(message, param=param)
         self.status_code = status_code
+
+
+class UpstreamStreamError(UpstreamError):
+    """A stream failed after its first token: the deployment sent an error event, or stopped mid-answer.
+
+    ``code`` is the event's own when it has one (the gateway's ``backend_unavailable`` for a deployment that
+    died), so a RAG answer reports the failure as a stream from /v1/chat/completions does."""
+
+    code = "upstream_stream_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, status_code=502)
+        if code:
+            self.code = code
 
 
 class ModelIntegrityError(InferenceError):

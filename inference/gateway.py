@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import orjson
 from litellm import Router
 from litellm.router_utils.fallback_event_handlers import get_fallback_model_group
 
+from inference import sse
 from inference.catalog import Deployment, ModelCatalog
 from inference.errors import (
     BackendTimeout,
@@ -58,8 +58,8 @@ ROUTER_KEYS = frozenset(
     }
 )
 ENGINE_EXIT_GRACE_S = 0.3
-_EVENT_SPLIT = re.compile(rb"\r?\n\r?\n")
-EngineWaiter = Callable[[float], Awaitable[bool]]
+# waits up to the timeout for the embedded engine that serves an upstream model name to be ready
+EngineWaiter = Callable[[str, float], Awaitable[bool]]
 # told the usage of every answered call (model group, OpenAI usage, time to first token of a stream)
 UsageObserver = Callable[[str, dict[str, int], float | None], None]
 
@@ -335,7 +335,7 @@ class ChatGateway:
         alone = len(self.catalog.deployments_of(deployment.model_name)) == 1
         for attempt in range(2 if alone else 1):
             try:
-                await self._engine_waiter(self._engine_wait_s if alone else 0.0)
+                await self._engine_waiter(deployment.upstream_model, self._engine_wait_s if alone else 0.0)
             except InferenceError as exc:  # a deployment failure like any other: cooldown, retry, fallback
                 raise litellm.ServiceUnavailableError(
                     message=exc.message, model=deployment.upstream_model, llm_provider=deployment.provider
@@ -379,17 +379,16 @@ class ChatGateway:
         self, request: ChatRequest, upstream: UpstreamStream, stats: StreamStats
     ) -> AsyncIterator[bytes]:
         """Relay SSE events as they come; add the usage chunk the upstream cannot send."""
-        buffer = upstream.first
+        buffer = b""
         content_parts: list[str] = []
         last_chunk: dict[str, Any] = {}
         done = False
         try:
             async for piece in _chain(upstream):
-                buffer += piece
-                *events, buffer = _EVENT_SPLIT.split(buffer)
+                events, buffer = sse.split_events(buffer + piece)
                 for event in events:
                     out = self._on_event(event, request, stats, content_parts, last_chunk)
-                    if out is _DONE:
+                    if out is sse.DONE:
                         done = True
                         break
                     if out is not None:
@@ -398,8 +397,8 @@ class ChatGateway:
                     break
             if not done and buffer.strip():
                 out = self._on_event(buffer, request, stats, content_parts, last_chunk)
-                done = out is _DONE
-                if out is not None and out is not _DONE:
+                done = out is sse.DONE
+                if out is not None and out is not sse.DONE:
                     yield out
         except Exception as exc:  # the upstream died mid-stream
             log.warning("stream from %s broke: %s", upstream.deployment_id, exc)
@@ -409,21 +408,12 @@ class ChatGateway:
             completion_tokens = self.count_tokens(request.group, "".join(content_parts))
             stats.usage = _usage(request.prompt_tokens, completion_tokens)
             if done and request.include_usage:
-                yield _sse(_usage_chunk(last_chunk, stats.usage))
+                yield sse.frame(_usage_chunk(last_chunk, stats.usage))
         self._observe(request.group, stats.usage, stats.first_token_s)
         if not done:
             stats.error = BackendUnavailable("the model server stopped in the middle of the answer")
-            yield _sse(
-                {
-                    "error": {
-                        "message": stats.error.message,
-                        "type": "server_error",
-                        "param": None,
-                        "code": stats.error.code,
-                    }
-                }
-            )
-        yield _DONE
+            yield sse.error_frame(stats.error)
+        yield sse.DONE
 
     def _observe(self, group: str, usage: dict[str, int], first_token_s: float | None) -> None:
         if self._on_usage is not None:
@@ -440,22 +430,23 @@ class ChatGateway:
         content_parts: list[str],
         last_chunk: dict[str, Any],
     ) -> bytes | None:
-        data = b"".join(line[5:].lstrip() for line in event.splitlines() if line.startswith(b"data:"))
+        """The event to relay (None: none; ``sse.DONE``, this very object: the stream's end)."""
+        data = sse.event_data(event)
         if not data:
             return None  # comments and keep-alives
-        if data == b"[DONE]":
-            return _DONE
+        if data == sse.DONE_DATA:
+            return sse.DONE
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return b"data: " + data + b"\n\n"
+            return sse.frame(data)
         if isinstance(chunk, dict):
             usage = chunk.get("usage")
             if usage:
                 stats.usage = usage
                 if not chunk.get("choices"):
                     # the usage-only chunk Hearth asked for; the client gets it only if it asked too
-                    return b"data: " + data + b"\n\n" if request.include_usage else None
+                    return sse.frame(data) if request.include_usage else None
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
                 text = delta.get("content")
@@ -463,13 +454,12 @@ class ChatGateway:
                     content_parts.append(text)
             if not last_chunk:
                 last_chunk.update({k: chunk.get(k) for k in ("id", "created", "model", "system_fingerprint")})
-        return b"data: " + data + b"\n\n"
-
-
-_DONE = b"data: [DONE]\n\n"  # returned (this very object) by _on_event at the end of the stream
+        return sse.frame(data)
 
 
 async def _chain(upstream: UpstreamStream) -> AsyncIterator[bytes]:
+    # the first piece is cut into events like the others: a short answer can arrive whole in it
+    yield upstream.first
     async for piece in upstream.rest:
         yield piece
 
@@ -491,10 +481,6 @@ def _usage_chunk(template: Mapping[str, Any], usage: dict[str, int]) -> dict[str
         "choices": [],
         "usage": usage,
     }
-
-
-def _sse(data: Mapping[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 def _to_llama_cpp(body: dict[str, Any]) -> None:

@@ -28,9 +28,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from inference.errors import ContextLengthExceeded, ModelIntegrityError
+
+if TYPE_CHECKING:
+    from inference.catalog import ModelCatalog
 
 Message = Mapping[str, Any]
 
@@ -255,8 +258,9 @@ def make_token_counter(spec: str, engine_model_path: Path | None) -> TokenCounte
     if kind == "engine" and not arg:
         if engine_model_path is None:
             raise ModelIntegrityError(
-                "tokenizer 'engine' needs the embedded engine's model, but the engine is disabled: "
-                "enable it (HEARTH_ENGINE__ENABLED) or give the deployment another tokenizer "
+                "tokenizer 'engine' needs the model of the embedded engine that serves the group, but no "
+                "engine serves it here: enable the engine (HEARTH_ENGINE__ENABLED, engine.models) or give "
+                "the deployment another tokenizer "
                 "(gguf:<path>, hf:<path> or approx)"
             )
         return GGUFTokenCounter(engine_model_path)
@@ -274,6 +278,22 @@ def make_token_counter(spec: str, engine_model_path: Path | None) -> TokenCounte
     raise ModelIntegrityError(
         f"unknown tokenizer spec {spec!r}: use 'engine', 'gguf:<path>', 'hf:<path>' or 'approx'"
     )
+
+
+def make_group_counters(catalog: ModelCatalog, engine_models: Mapping[str, Path]) -> dict[str, TokenCounter]:
+    """A counter per model group, from its first deployment's ``tokenizer`` spec. ``engine`` means the GGUF of
+    the embedded engine that serves the group (``engine_models``: GGUF path by served name), so the 1.5B and
+    the 0.5B each count with their own vocabulary and chat template; for a group no engine serves (a remote
+    deployment saying ``engine``), the only engine's, when just one runs."""
+    only = next(iter(engine_models.values())) if len(engine_models) == 1 else None
+    counters: dict[str, TokenCounter] = {}
+    for group in catalog.groups:
+        deployments = catalog.deployments_of(group)
+        engine_model = next(
+            (engine_models[d.upstream_model] for d in deployments if d.upstream_model in engine_models), only
+        )
+        counters[group] = make_token_counter(deployments[0].tokenizer, engine_model)
+    return counters
 
 
 def check_budget(prompt_tokens: int, max_tokens: int | None, context_window: int) -> None:

@@ -34,7 +34,8 @@ install_vllm() {
   venv vllm "${VLLM_PACKAGES[@]}"
   # pip drags in CUDA builds of these, which break transformers' imports; text serving needs none of them
   "$PEERS/vllm/bin/pip" uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
-  # vLLM's CPU build cannot load a GGUF: serve the bundled model converted to bf16 safetensors
+  # vLLM's CPU build cannot load a GGUF: serve the bundled 0.5B converted to bf16 safetensors (prepare joins
+  # both bundled models, which the test servers share)
   local models=${HEARTH_TEST_MODELS_DIR:-.hearth-test/models}
   HEARTH_ENGINE__MODELS_DIR=$models .venv/bin/hearth models prepare >/dev/null
   "$PEERS/vllm/bin/python" scripts/gguf_to_safetensors.py \

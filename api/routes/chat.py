@@ -6,7 +6,7 @@ Deterministic requests (temperature 0, or a seed) are answered from the response
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -16,8 +16,9 @@ from pydantic import ValidationError
 
 from api.assistant_chat import ASSISTANT_PREFIX, assistant_completion
 from api.deps import AnswerServiceDep, AssistantsDep, CacheDep, GatewayDep, PrincipalDep
-from api.errors import ApiError, sse_error
+from api.errors import ApiError, guard_stream
 from api.schemas.chat import ChatCompletionRequest, openapi_schema
+from inference import sse
 from inference.cache import HEADER
 from inference.chat_cache import chat_key, recording, replay_stream
 from inference.gateway import StreamStats
@@ -25,7 +26,6 @@ from inference.gateway import StreamStats
 router = APIRouter(prefix="/v1", tags=["openai"])
 usage_log = logging.getLogger("hearth.usage")
 
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _HIT = {HEADER: "hit"}
 _MISS = {HEADER: "miss"}
 
@@ -67,7 +67,7 @@ def validate(schema: type[ChatCompletionRequest], data: dict[str, Any]) -> None:
             "content": {"application/json": {"schema": openapi_schema(ChatCompletionRequest)}},
         }
     },
-    responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
+    responses={200: {"content": {"application/json": {}, sse.MEDIA_TYPE: {}}}},
 )
 async def create_chat_completion(
     request: Request,
@@ -84,7 +84,7 @@ async def create_chat_completion(
     payload = await read_json(request)
     validate(ChatCompletionRequest, payload)
     if payload["model"].startswith(ASSISTANT_PREFIX):
-        return await assistant_completion(payload, principal, answers, assistants)
+        return await assistant_completion(payload, principal, answers, assistants, request.scope)
     key = chat_key(gateway.catalog, payload, principal.tenant) if cache.enabled else None
     cached = await cache.get(key) if key is not None else None
     if cached is not None:
@@ -101,9 +101,9 @@ async def create_chat_completion(
     if key is not None:
         events = recording(events, lambda: stats.usage, cache, key)
     return StreamingResponse(
-        _stream(events, stats, principal.tenant, chat.group),
-        media_type="text/event-stream",
-        headers={**_SSE_HEADERS, **_MISS},
+        guard_stream(events, request.scope, on_close=_usage_logger(stats, principal.tenant, chat.group)),
+        media_type=sse.MEDIA_TYPE,
+        headers={**sse.HEADERS, **_MISS},
     )
 
 
@@ -114,19 +114,13 @@ def _replay(body: bytes, payload: dict[str, Any]) -> Response:
     include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
     # the whole stream at once: every event is at hand, and a plain body is valid SSE
     events = b"".join(replay_stream(body, include_usage))
-    return Response(events, media_type="text/event-stream", headers={**_SSE_HEADERS, **_HIT})
+    return Response(events, media_type=sse.MEDIA_TYPE, headers={**sse.HEADERS, **_HIT})
 
 
-async def _stream(
-    events: AsyncIterator[bytes], stats: StreamStats, tenant: str, group: str
-) -> AsyncIterator[bytes]:
-    try:
-        async for event in events:
-            yield event
-    except Exception as exc:  # never cut a stream without telling the client why
-        yield sse_error(exc)
-        yield b"data: [DONE]\n\n"
-    finally:
+def _usage_logger(stats: StreamStats, tenant: str, group: str) -> Callable[[], None]:
+    """The usage line of a stream, written when it ends, however it ends."""
+
+    def log_usage() -> None:
         usage_log.info(
             "usage",
             extra={
@@ -137,3 +131,5 @@ async def _stream(
                 **stats.usage,
             },
         )
+
+    return log_usage

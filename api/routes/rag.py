@@ -6,34 +6,36 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.types import Scope
 
 from api.deps import AnswerServiceDep, AssistantsDep, PrincipalDep
-from api.errors import ApiError, sse_error
+from api.errors import ApiError, guard_stream
 from api.schemas.rag import AnswerOut, AskRequest, AssistantList, AssistantOut, QueryRequest
 from indexing.answers import Answer
 from indexing.assistants import AssistantSpec
+from inference import sse
 from inference.cache import HEADER
 
 router = APIRouter(prefix="/v1", tags=["rag"])
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/json": {}, "text/event-stream": {}}}
+    200: {"content": {"application/json": {}, sse.MEDIA_TYPE: {}}}
 }
 
 
 @router.post("/collections/{name}/query", response_model=AnswerOut, responses=_STREAM_DOC)
 async def query_collection(
-    name: str, body: QueryRequest, answers: AnswerServiceDep, principal: PrincipalDep
+    name: str, body: QueryRequest, answers: AnswerServiceDep, principal: PrincipalDep, request: Request
 ) -> Response:
     """Answer a question from the collection's documents, citing them as [n] ↔ citations[n-1]. When nothing
-    relevant is found, ``found`` is false and the answer says the documents do not cover it."""
+    relevant is found, ``found`` is false and the answer says the documents do not cover it. Streamed, a
+    failure after the citations is sent as an ``error`` event before ``[DONE]``."""
     if body.stream:
         answer, deltas = await answers.ask_stream(
             principal.tenant, name, body.question, top_k=body.top_k, session_id=body.session_id
         )
-        return _sse(answer, deltas)
+        return _sse(answer, deltas, request.scope)
     answer = await answers.ask(
         principal.tenant, name, body.question, top_k=body.top_k, session_id=body.session_id
     )
@@ -60,6 +62,7 @@ async def ask_assistant(
     answers: AnswerServiceDep,
     assistants: AssistantsDep,
     principal: PrincipalDep,
+    request: Request,
 ) -> Response:
     """Ask an assistant (its collection, prompt and retrieval settings); same answer shape as a query."""
     spec = find_assistant(assistants, assistant)
@@ -67,7 +70,7 @@ async def ask_assistant(
         answer, deltas = await answers.ask_stream(
             principal.tenant, spec.collection, body.question, session_id=body.session_id, assistant=spec
         )
-        return _sse(answer, deltas)
+        return _sse(answer, deltas, request.scope)
     answer = await answers.ask(
         principal.tenant, spec.collection, body.question, session_id=body.session_id, assistant=spec
     )
@@ -83,10 +86,12 @@ def find_assistant(assistants: dict[str, AssistantSpec], name: str) -> Assistant
     return spec
 
 
-def _sse(answer: Answer, deltas: AsyncIterator[str]) -> StreamingResponse:
+def _sse(answer: Answer, deltas: AsyncIterator[str], scope: Scope) -> StreamingResponse:
+    """citations, delta..., done, [DONE]; or citations, delta..., error, [DONE] (see guard_stream)."""
+
     async def events() -> AsyncIterator[bytes]:
         head = answer.as_dict()
-        yield _event(
+        yield sse.frame(
             {
                 "type": "citations",
                 "found": head["found"],
@@ -94,16 +99,15 @@ def _sse(answer: Answer, deltas: AsyncIterator[str]) -> StreamingResponse:
                 "session_id": head["session_id"],
             }
         )
-        try:
-            async for delta in deltas:
-                yield _event({"type": "delta", "content": delta})
-            yield _event({"type": "done", "answer": answer.answer, "usage": answer.usage})
-        except Exception as exc:
-            yield sse_error(exc)
-        yield b"data: [DONE]\n\n"
+        async for delta in deltas:
+            yield sse.frame({"type": "delta", "content": delta})
+        yield sse.frame({"type": "done", "answer": answer.answer, "usage": answer.usage})
+        yield sse.DONE
 
     return StreamingResponse(
-        events(), media_type="text/event-stream", headers={**_SSE_HEADERS, **cache_header(answer)}
+        guard_stream(events(), scope),
+        media_type=sse.MEDIA_TYPE,
+        headers={**sse.HEADERS, **cache_header(answer)},
     )
 
 
@@ -116,7 +120,3 @@ def _json(answer: Answer) -> Response:
 def cache_header(answer: Answer) -> dict[str, str]:
     """``x-hearth-cache: hit`` on an answer served from the cache, ``miss`` on any other."""
     return {HEADER: "hit" if answer.cached else "miss"}
-
-
-def _event(data: dict[str, object]) -> bytes:
-    return b"data: " + orjson.dumps(data) + b"\n\n"

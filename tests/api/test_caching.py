@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 
+from inference import sse
 from tests.support import ServerProcess, start_server
 from tests.workers.support import RedisProcess
 
@@ -130,8 +131,9 @@ def test_streams_are_stored_and_replayed(client: openai.OpenAI, http: httpx.Clie
     with http.stream("POST", "/chat/completions", json=body) as response:
         assert response.headers["x-hearth-cache"] == "hit"
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = [line for line in response.iter_lines() if line.startswith("data:")]
-    assert events[-1] == "data: [DONE]" and all('"usage"' not in event for event in events)
+        lines = list(response.iter_lines())
+    assert [line for line in lines if line][-1] == "data: [DONE]"
+    assert all("usage" not in chunk for chunk in sse.parse_events(lines))
 
 
 def test_embeddings_are_cached(http: httpx.Client) -> None:

@@ -136,6 +136,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
         "HEARTH_GATEWAY__MODELS_FILE": str(models_file),
         "HEARTH_GATEWAY__DEFAULT_MODEL": "pair",
+        "HEARTH_ENGINE__LARGE": "false",  # the pair is the 0.5B: no 1.5B engine to load beside it
         "HEARTH_DATABASE__URL": pg.url,
         "HEARTH_REDIS__URL": own_redis.url,
         "HEARTH_REDIS__EMBEDDED_FALLBACK": "false",

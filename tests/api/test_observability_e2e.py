@@ -74,9 +74,9 @@ def test_metrics_show_requests_and_tokens_after_a_chat_completion(server: Server
     assert metrics.status_code == 200
     text = metrics.text
     assert 'hearth_http_requests_total{method="POST",route="/v1/chat/completions",status="200"} 2.0' in text
-    assert 'hearth_prompt_tokens_total{key="env-ua-e2e",model="qwen2.5-coder-0.5b-instruct"}' in text
-    assert 'hearth_completion_tokens_total{key="env-ua-e2e",model="qwen2.5-coder-0.5b-instruct"}' in text
-    assert 'hearth_time_to_first_token_seconds_count{model="qwen2.5-coder-0.5b-instruct"} 1.0' in text
+    assert 'hearth_prompt_tokens_total{key="env-ua-e2e",model="qwen2.5-coder-1.5b-instruct"}' in text
+    assert 'hearth_completion_tokens_total{key="env-ua-e2e",model="qwen2.5-coder-1.5b-instruct"}' in text
+    assert 'hearth_time_to_first_token_seconds_count{model="qwen2.5-coder-1.5b-instruct"} 1.0' in text
     for name in (
         "hearth_engine_up 1.0",
         "hearth_redis_up 1.0",

@@ -9,21 +9,44 @@ import httpx
 import openai
 import pytest
 
+from inference import sse
+from inference.language import has_hangul
 from tests.support import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-CHAT_MODEL = "qwen2.5-coder-0.5b-instruct"
+CHAT_MODEL = "qwen2.5-coder-1.5b-instruct"  # `default`
+FAST_MODEL = "qwen2.5-coder-0.5b-instruct"  # `fast`
 
 
 def test_models_lists_chat_aliases_and_embedders(client: openai.OpenAI) -> None:
     models = {m.id: m for m in client.models.list().data}
-    assert CHAT_MODEL in models
-    assert {"default", "gpt-4o-mini"} <= set(models)
+    assert {CHAT_MODEL, FAST_MODEL} <= set(models)
+    assert {"default", "fast", "gpt-4o-mini"} <= set(models)
     assert {"multilingual-e5-small", "all-minilm-l6-v2"} <= set(models)
     assert models["multilingual-e5-small"].model_extra["kind"] == "embedding"
     assert models["default"].model_extra["alias_of"] == CHAT_MODEL
+    assert models["gpt-4o-mini"].model_extra["alias_of"] == CHAT_MODEL
+    assert models["fast"].model_extra["alias_of"] == FAST_MODEL
     assert client.models.retrieve(CHAT_MODEL).id == CHAT_MODEL
+
+
+def test_each_model_is_served_by_its_own_engine(hearth: ServerProcess, client: openai.OpenAI) -> None:
+    """`default` and `fast` answer from the 1.5B and the 0.5B engines; /readyz reports each engine."""
+    for alias, model in (("default", CHAT_MODEL), ("fast", FAST_MODEL)):
+        completion = client.chat.completions.create(
+            model=alias,
+            messages=[{"role": "user", "content": "What is 2 + 2? Answer with a number."}],
+            temperature=0,
+            max_tokens=8,
+        )
+        assert completion.model == model and "4" in (completion.choices[0].message.content or "")
+    engine = httpx.get(f"{hearth.base_url}/readyz", timeout=10).json()["checks"]["engine"]
+    assert engine["status"] == "ok"
+    assert {name: state["status"] for name, state in engine["engines"].items()} == {
+        CHAT_MODEL: "ok",
+        FAST_MODEL: "ok",
+    }
 
 
 def test_chat_completion_english(client: openai.OpenAI) -> None:
@@ -54,7 +77,7 @@ def test_chat_completion_korean(client: openai.OpenAI) -> None:
     )
     answer = completion.choices[0].message.content or ""
     assert "서울" in answer
-    assert any("\uac00" <= ch <= "\ud7a3" for ch in answer)
+    assert has_hangul(answer)
 
 
 def test_streaming_ends_with_done_and_reports_usage(hearth: ServerProcess, client: openai.OpenAI) -> None:
@@ -90,9 +113,11 @@ def test_streaming_ends_with_done_and_reports_usage(hearth: ServerProcess, clien
         timeout=60,
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = [line for line in response.iter_lines() if line.startswith("data:")]
-    assert events[-1] == "data: [DONE]"
-    assert all('"usage":{' not in event for event in events[:-1])
+        lines = list(response.iter_lines())
+    events = [line for line in lines if line]
+    assert events[-1] == "data: [DONE]" and all(event.startswith("data: ") for event in events)
+    chunks = sse.parse_events(lines)
+    assert chunks and all(not chunk.get("usage") for chunk in chunks)
 
 
 def test_json_mode_object_and_schema(client: openai.OpenAI) -> None:

@@ -12,6 +12,7 @@ import openai
 import pymupdf
 import pytest
 
+from inference import sse
 from tests.support import ROOT, ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
@@ -211,11 +212,7 @@ def test_streaming_sends_citations_first_and_sessions_follow_up(rag: ServerProce
             json={"question": "How many days of annual leave do employees get?", "stream": True},
         ) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
-            events = [
-                json.loads(line[5:])
-                for line in response.iter_lines()
-                if line.startswith("data:") and line != "data: [DONE]"
-            ]
+            events = sse.parse_events(response.iter_lines())
         assert events[0]["type"] == "citations" and events[0]["found"] is True and events[0]["citations"]
         assert events[-1]["type"] == "done" and events[-1]["answer"]
         assert "".join(e["content"] for e in events if e["type"] == "delta").strip() == events[-1]["answer"]

@@ -91,6 +91,7 @@ def failover_server(
         data_dir,
         env={
             "HEARTH_GATEWAY__MODELS_FILE": str(models_file),
+            "HEARTH_ENGINE__LARGE": "false",  # the live deployments are the 0.5B
             "HEARTH_GATEWAY__FIRST_TOKEN_TIMEOUT_S": "10",  # the live engine answers within it when busy
             "HEARTH_GATEWAY__REQUEST_TIMEOUT_S": "60",
         },
@@ -136,12 +137,19 @@ def test_first_token_timeout_fails_over_from_a_hung_upstream(
     assert "sent no first token" in failover_server.log()
 
 
-def _engine_pid(server: ServerProcess) -> int:
+def _engine_pids(server: ServerProcess) -> dict[str, int]:
+    """The engine child processes by served name (the 1.5B for `default`, the 0.5B for `fast`)."""
+    pids = {}
     for pid in children_of(server.proc.pid):
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        if b"llama_cpp.server" in cmdline:
-            return pid
-    raise AssertionError("no engine child process found")
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"llama_cpp.server" in args:
+            pids[args[args.index(b"--model_alias") + 1].decode()] = pid
+    assert pids, "no engine child process found"
+    return pids
+
+
+def _engine_pid(server: ServerProcess) -> int:
+    return _engine_pids(server)["qwen2.5-coder-1.5b-instruct"]  # the one `default` waits for
 
 
 def test_engine_killed_while_serving_is_restarted(hearth: ServerProcess, client: openai.OpenAI) -> None:
@@ -158,21 +166,22 @@ def test_engine_killed_while_serving_is_restarted(hearth: ServerProcess, client:
 
 def test_shutdown_leaves_no_process(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
-    engine = _engine_pid(server)
+    engines = _engine_pids(server).values()
+    assert len(engines) == 2
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why it stopped
     assert server.stop() in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in server.log()
     deadline = time.monotonic() + 15
-    while pid_alive(engine) and time.monotonic() < deadline:
+    while any(pid_alive(engine) for engine in engines) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not pid_alive(engine)
+    assert not any(pid_alive(engine) for engine in engines)
 
-    # even a SIGKILLed server takes its engine with it (PR_SET_PDEATHSIG)
+    # even a SIGKILLed server takes its engines with it (PR_SET_PDEATHSIG)
     server = start_server(tmp_path / "data2")
-    engine = _engine_pid(server)
+    engines = _engine_pids(server).values()
     server.proc.kill()
     server.proc.wait(10)
     deadline = time.monotonic() + 15
-    while pid_alive(engine) and time.monotonic() < deadline:
+    while any(pid_alive(engine) for engine in engines) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not pid_alive(engine)
+    assert not any(pid_alive(engine) for engine in engines)

@@ -49,14 +49,20 @@ TEST_ENV = {"HEARTH_API_KEYS": "sk-test-1,sk-test-2", "OPEN_WEBUI_HEARTH_KEY": "
 class Stack:
     file: str
     profile: str
-    model_server: str
+    # the variable models.yaml reads each model server's URL from -> the service that is that server
+    model_servers: Mapping[str, str]
     model_server_image: str
-    base_url_env: str
 
 
 STACKS = [
-    Stack("compose.cpu.yml", "cpu", "ollama", "ollama/ollama", "OLLAMA_API_BASE"),
-    Stack("compose.gpu.yml", "gpu", "vllm", "vllm/vllm-openai", "VLLM_API_BASE"),
+    Stack("compose.cpu.yml", "cpu", {"OLLAMA_API_BASE": "ollama"}, "ollama/ollama"),
+    # one vLLM server per model: the 1.5B and the 0.5B
+    Stack(
+        "compose.gpu.yml",
+        "gpu",
+        {"VLLM_LARGE_API_BASE": "vllm-large", "VLLM_API_BASE": "vllm"},
+        "vllm/vllm-openai",
+    ),
 ]
 
 
@@ -276,9 +282,10 @@ def test_interpolation_follows_compose() -> None:
 
 
 def test_contract_services_exist(stack: Stack, services: dict[str, Any]) -> None:
-    missing = (CONTRACT_SERVICES | {stack.model_server}) - services.keys()
+    missing = (CONTRACT_SERVICES | set(stack.model_servers.values())) - services.keys()
     assert not missing, f"{stack.file} lacks the services {sorted(missing)}"
-    assert services[stack.model_server]["image"].startswith(stack.model_server_image + ":")
+    for server in stack.model_servers.values():
+        assert services[server]["image"].startswith(stack.model_server_image + ":")
 
 
 def test_depends_on_targets_exist(services: dict[str, Any]) -> None:
@@ -419,12 +426,14 @@ def test_model_server_url_reaches_the_model_server(stack: Stack, services: dict[
         for entry in profile_models(stack.profile)
         if str(entry["litellm_params"].get("api_base", "")).startswith("os.environ/")
     }
-    assert wanted == {stack.base_url_env}
+    assert wanted == set(stack.model_servers)
     for name, service in services.items():
         if is_hearth_service(service):
-            url = urlsplit(environment(service).get(stack.base_url_env, ""))
-            assert url.hostname == stack.model_server, f"{name}: {stack.base_url_env} misses the model server"
-            assert url.path == "/v1", f"{name}: {stack.base_url_env} must end in /v1 (OpenAI-compatible)"
+            for variable, server in stack.model_servers.items():
+                url = urlsplit(environment(service).get(variable, ""))
+                assert url.hostname == server, f"{name}: {variable} misses the model server {server}"
+                assert url.path == "/v1", f"{name}: {variable} must end in /v1 (OpenAI-compatible)"
+                assert service["depends_on"][server]["condition"] == "service_healthy", name
 
 
 def test_postgres_credentials_match_the_database_url(services: dict[str, Any]) -> None:
@@ -497,43 +506,62 @@ def test_open_webui_fronts_the_api(services: dict[str, Any], raw_compose: dict[s
 # --- model servers ---------------------------------------------------------------------------------------
 
 
-def test_ollama_pull_fetches_the_configured_model() -> None:
+def test_ollama_pull_fetches_the_configured_models() -> None:
+    """One one-shot pull per model of the cpu profile (the 1.5B and the 0.5B), each waited on."""
     services = interpolate(load_yaml(ROOT / "compose.cpu.yml"), TEST_ENV)["services"]
-    (entry,) = profile_models("cpu")
-    tag = entry["litellm_params"]["model"].split("/", 1)[1]
+    tags = sorted(entry["litellm_params"]["model"].split("/", 1)[1] for entry in profile_models("cpu"))
+    assert tags == ["qwen2.5-coder:0.5b-instruct-q4_K_M", "qwen2.5-coder:1.5b-instruct-q4_K_M"]
     pulls = [
         name
         for name, service in services.items()
         if service.get("image", "").startswith("ollama/ollama:") and command(service)[:1] == ["pull"]
     ]
-    assert pulls, "no one-shot service pulls the Ollama model"
+    assert sorted(command(services[name])[1] for name in pulls) == tags
     for name in pulls:
-        assert command(services[name]) == ["pull", tag]
+        assert len(command(services[name])) == 2
         assert urlsplit(environment(services[name])["OLLAMA_HOST"]).hostname == "ollama"
         assert name in one_shot_services(services), f"nothing waits for {name} to finish"
+    context = {entry["model_info"]["context_window"] for entry in profile_models("cpu")}
+    assert context == {int(environment(services["ollama"])["OLLAMA_CONTEXT_LENGTH"])}
 
 
-def test_vllm_serves_the_configured_model() -> None:
+@pytest.mark.parametrize(
+    ("server", "variable", "hub_model"),
+    [
+        ("vllm-large", "VLLM_LARGE_API_BASE", "Qwen/Qwen2.5-Coder-1.5B-Instruct"),
+        ("vllm", "VLLM_API_BASE", "Qwen/Qwen2.5-Coder-0.5B-Instruct"),
+    ],
+)
+def test_vllm_serves_the_configured_model(server: str, variable: str, hub_model: str) -> None:
+    """Each gpu deployment reaches the vLLM server that serves its upstream model name, with its context."""
     services = interpolate(load_yaml(ROOT / "compose.gpu.yml"), TEST_ENV)["services"]
-    vllm = services["vllm"]
-    args = command(vllm)
+    args = command(services[server])
     served = flag(args, "--served-model-name")
-    gpu_models = profile_models("gpu")
-    assert served in {entry["model_name"] for entry in gpu_models}
+    (entry,) = [
+        m for m in profile_models("gpu") if m["litellm_params"]["api_base"] == f"os.environ/{variable}"
+    ]
+    assert entry["model_name"] == served
     # LiteLLM sends the part after the provider prefix as the upstream model name
-    upstream = {entry["litellm_params"]["model"].split("/", 1)[1] for entry in gpu_models}
-    assert upstream == {served}
-    assert flag(args, "--model") == "Qwen/Qwen2.5-Coder-0.5B-Instruct"
-    context = {entry["model_info"]["context_window"] for entry in gpu_models}
-    assert context == {int(flag(args, "--max-model-len") or 0)}
-    assert 0 < float(flag(args, "--gpu-memory-utilization") or 0) <= 1
+    assert entry["litellm_params"]["model"].split("/", 1)[1] == served
+    assert flag(args, "--model") == hub_model
+    assert entry["model_info"]["context_window"] == int(flag(args, "--max-model-len") or 0)
 
 
-def test_vllm_reserves_an_nvidia_gpu() -> None:
+def test_the_vllm_servers_share_the_gpu() -> None:
+    """Two servers on one GPU: each takes a share of its memory, and the shares leave room for each other."""
     services = load_yaml(ROOT / "compose.gpu.yml")["services"]
-    devices = services["vllm"]["deploy"]["resources"]["reservations"]["devices"]
+    shares = [
+        float(flag(command(services[s]), "--gpu-memory-utilization") or 0) for s in ("vllm-large", "vllm")
+    ]
+    assert all(share > 0 for share in shares) and sum(shares) <= 0.9
+
+
+@pytest.mark.parametrize("server", ["vllm-large", "vllm"])
+def test_vllm_reserves_an_nvidia_gpu(server: str) -> None:
+    services = interpolate(load_yaml(ROOT / "compose.gpu.yml"), TEST_ENV)["services"]
+    devices = services[server]["deploy"]["resources"]["reservations"]["devices"]
     assert any(d.get("driver") == "nvidia" and "gpu" in d.get("capabilities", []) for d in devices)
-    healthcheck = " ".join(services["vllm"]["healthcheck"]["test"])
+    healthcheck = " ".join(services[server]["healthcheck"]["test"])
     assert "127.0.0.1:8000/health" in healthcheck
 
 

@@ -10,6 +10,7 @@ import pymupdf
 
 from inference.catalog import Deployment, ModelCatalog
 from inference.gateway import ChatRequest, ChatResult
+from inference.language import has_hangul
 from inference.tokens import check_budget
 
 TEAMS = ["harbour", "logistics", "research", "finance", "safety", "training", "customer", "facilities"]
@@ -55,7 +56,7 @@ def make_pdf(pages: list[str], toc: list[list[Any]] | None = None, **save: Any) 
     pdf = pymupdf.open()
     for text in pages:
         page = pdf.new_page()
-        hangul = any("\uac00" <= ch <= "\ud7a3" for ch in text)
+        hangul = has_hangul(text)
         y = 60.0
         for line in textwrap.wrap(text, width=45 if hangul else 90):
             assert page.insert_text((40, y), line, fontname="korea" if hangul else "helv", fontsize=9) == 1

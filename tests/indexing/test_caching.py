@@ -58,7 +58,10 @@ def record(version: int = 1, collection_id: str = "c1") -> CollectionRecord:
 
 def test_answer_keys_follow_content_question_and_history(cache: ResponseCache) -> None:
     catalog = load_catalog(
-        CONFIG_DIR / "models.yaml", profiles=[], engine_url="http://127.0.0.1:1/v1", engine_context=4096
+        CONFIG_DIR / "models.yaml",
+        profiles=[],
+        engine_urls={"qwen2.5-coder-1.5b-instruct": "http://127.0.0.1:1/v1"},
+        engine_context=4096,
     )
     answers = AnswerCache(cache, catalog, "default", RetrievalSettings())
 

@@ -9,7 +9,7 @@ import pymupdf
 import pytest
 from llama_index.core.schema import Document, TextNode
 
-from indexing.chunking import CleanText, SentenceChunker, clean_text, detect_language, split_sentences
+from indexing.chunking import CleanText, SentenceChunker, clean_text, split_sentences
 from indexing.embedders import E5Embedder, Embedder, InputType, SentenceTransformerEmbedder, minilm_path
 from indexing.loaders import load_document
 from indexing.pipeline import build_ingestion_pipeline, chunk_document, nodes_to_chunks
@@ -106,12 +106,6 @@ def test_sentences_korean_and_english() -> None:
         "Is it true?",
         "Yes.",
     ]
-
-
-def test_language() -> None:
-    assert detect_language("연말정산 의료비 세액공제 (medical expenses)") == "ko"
-    assert detect_language("Annual leave policy") == "en"
-    assert detect_language("12345 %%%") == "und"
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])

@@ -12,6 +12,7 @@ import pytest
 
 from indexing.errors import DocumentError, DocumentTooLarge, UnreadableDocument, UnsupportedDocumentType
 from indexing.loaders import load_document
+from inference.language import has_hangul
 
 MB = 1_048_576
 
@@ -27,7 +28,7 @@ def make_pdf(pages: list[str], **save: object) -> bytes:
     pdf = pymupdf.open()
     for text in pages:
         page = pdf.new_page()
-        font = "korea" if any("\uac00" <= ch <= "\ud7a3" for ch in text) else "helv"
+        font = "korea" if has_hangul(text) else "helv"
         # insert_textbox writes nothing and returns a negative number when the text does not fit
         assert page.insert_textbox(pymupdf.Rect(50, 50, 550, 800), text, fontname=font, fontsize=11) >= 0
     return pdf.tobytes(**save)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from indexing.sparse import K1, SparseEncoder, detect_language, term_id
+from indexing.sparse import K1, SparseEncoder, term_id
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +51,6 @@ def test_empty_and_symbol_only_texts_give_empty_vectors(encoder: SparseEncoder) 
 def test_term_ids_are_stable_31_bit() -> None:
     assert term_id("공제") == term_id("공제")
     assert 0 <= term_id("deduct") < 2**31
-
-
-def test_detect_language() -> None:
-    assert detect_language("의료비 세액공제를 받으려면 영수증이 필요합니다") == "ko"
-    assert detect_language("What is the capital of France?") == "en"
-    assert detect_language("Hearth의 AI 서비스 설정 방법") == "ko"
-    assert detect_language("12345 !!!") == "und"
 
 
 def test_concurrent_korean_encoding_is_safe(encoder: SparseEncoder) -> None:

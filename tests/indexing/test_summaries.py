@@ -20,7 +20,8 @@ from indexing.errors import (
     UnsupportedDocumentType,
 )
 from indexing.summaries import SummaryService
-from indexing.summary_schema import SummaryResult, has_hangul
+from indexing.summary_schema import SummaryResult
+from inference.language import has_hangul
 from storage.db import make_engine, make_session_factory, migrate
 from storage.summaries import SummaryRepository
 from tests.indexing.summary_support import FakeGateway, english_page, korean_page, make_pdf

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from configs.settings import CONFIG_DIR, CacheSettings
+from inference import sse
 from inference.cache import ResponseCache, connect
 from inference.catalog import ModelCatalog, load_catalog
 from inference.chat_cache import StreamAssembler, chat_key, is_deterministic, replay_stream
@@ -45,7 +46,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def catalog() -> ModelCatalog:
     return load_catalog(
-        CONFIG_DIR / "models.yaml", profiles=[], engine_url="http://127.0.0.1:1/v1", engine_context=4096
+        CONFIG_DIR / "models.yaml",
+        profiles=[],
+        engine_urls={"qwen2.5-coder-1.5b-instruct": "http://127.0.0.1:1/v1"},
+        engine_context=4096,
     )
 
 
@@ -104,14 +108,10 @@ COMPLETION = {
 }
 
 
-def events_of(raw: list[bytes]) -> list[Any]:
-    return [orjson.loads(e.removeprefix(b"data: ")) if e != b"data: [DONE]\n\n" else "[DONE]" for e in raw]
-
-
 def test_a_stored_completion_replays_as_a_stream() -> None:
-    events = events_of(replay_stream(orjson.dumps(COMPLETION), include_usage=True))
-    assert events[-1] == "[DONE]"
-    chunks = events[:-1]
+    events = replay_stream(orjson.dumps(COMPLETION), include_usage=True)
+    assert events[-1] == sse.DONE
+    chunks = sse.parse_events(b"".join(events))
     assert all(c["id"] == "chatcmpl-1" and c["object"] == "chat.completion.chunk" for c in chunks)
     assert (
         "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
@@ -119,8 +119,8 @@ def test_a_stored_completion_replays_as_a_stream() -> None:
     )
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == COMPLETION["usage"]
-    without = events_of(replay_stream(orjson.dumps(COMPLETION), include_usage=False))
-    assert all("usage" not in c for c in without[:-1])
+    without = sse.parse_events(b"".join(replay_stream(orjson.dumps(COMPLETION), include_usage=False)))
+    assert all("usage" not in c for c in without)
 
 
 def test_a_clean_stream_assembles_into_the_completion() -> None:
@@ -141,7 +141,7 @@ def test_broken_or_failed_streams_are_not_assembled() -> None:
         cut.feed(event)
     assert cut.completion({}) is None
     failed = StreamAssembler()
-    for event in [events[0], b'data: {"error": {"message": "boom"}}\n\n', events[-1]]:
+    for event in [events[0], sse.error_frame("boom"), events[-1]]:
         failed.feed(event)
     assert failed.completion({}) is None
 

@@ -1,5 +1,5 @@
 """The supervised llama.cpp engine, for real: it starts, answers chats, survives a SIGKILL, stops cleanly,
-refuses a taken port, and dies with its parent."""
+refuses a taken port, and dies with its parent; a group of them serves the 1.5B and the 0.5B side by side."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from configs.settings import EngineSettings
-from inference.engine import EngineSupervisor
+from inference.engine import EngineGroup, EngineSupervisor
 from inference.errors import EngineError
-from inference.model_store import ensure_bundled_model
+from inference.model_store import QWEN_0_5B, QWEN_1_5B, ensure_bundled_model
 from inference.tokens import GGUFTokenCounter
 from tests.support import MODELS_DIR, OFFLINE_ENV, ROOT, free_port, pid_alive
 
@@ -63,7 +63,7 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def model_path() -> Path:
-    return ensure_bundled_model(MODELS_DIR)
+    return ensure_bundled_model(QWEN_0_5B, MODELS_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_engine_dies_with_its_parent(model_path: Path, tmp_path: Path) -> None:
         import asyncio, sys
         from pathlib import Path
         from configs.settings import EngineSettings
-        from inference.engine import EngineSupervisor
+        from inference.engine import EngineGroup, EngineSupervisor
 
         async def main():
             supervisor = EngineSupervisor(
@@ -225,3 +225,69 @@ def test_engine_dies_with_its_parent(model_path: Path, tmp_path: Path) -> None:
             parent.wait(10)
         if child is not None and pid_alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_an_engine_group_serves_each_model_from_its_own_process(model_path: Path, tmp_path: Path) -> None:
+    """The 1.5B and the 0.5B, one llama_cpp.server each on its own port; a start that fails half way leaves
+    no engine behind."""
+    large_path = ensure_bundled_model(QWEN_1_5B, MODELS_DIR)
+    base = EngineSettings(n_ctx=1024, port=free_port())
+    large = base.model_copy(update={"served_name": "qwen2.5-coder-1.5b-instruct"})
+    small = base.model_copy(update={"served_name": "qwen2.5-coder-0.5b-instruct", "port": free_port()})
+    group = EngineGroup(
+        [
+            EngineSupervisor(large, large_path, tmp_path / "large.log"),
+            EngineSupervisor(small, model_path, tmp_path / "small.log"),
+        ]
+    )
+
+    async def ask(settings: EngineSettings) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=settings.url, timeout=120, trust_env=False) as client:
+            response = await client.post(
+                "/chat/completions",
+                json={
+                    "model": settings.served_name,
+                    "messages": [{"role": "user", "content": "What is 2 + 2? Answer with a number."}],
+                    "temperature": 0,
+                    "max_tokens": 8,
+                },
+            )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def scenario() -> None:
+        await group.start()
+        try:
+            await group.wait_ready(180)
+            health = await group.health()
+            assert health["status"] == "ok" and health["restarts"] == 0
+            assert {name: engine["url"] for name, engine in health["engines"].items()} == {
+                large.served_name: large.url,
+                small.served_name: small.url,
+            }
+            pids = {engine["pid"] for engine in health["engines"].values()}
+            assert len(pids) == 2 and all(pid_alive(pid) for pid in pids)
+            for settings in (large, small):
+                reply = await ask(settings)
+                assert (
+                    reply["model"] == settings.served_name
+                    and "4" in reply["choices"][0]["message"]["content"]
+                )
+            assert group.get(large.served_name) is not None and group.get("nope") is None
+        finally:
+            await group.stop()
+        assert not any(pid_alive(pid) for pid in pids) and (await group.health())["status"] == "down"
+
+        # the second engine's port is taken: start() fails and takes the first engine down with it
+        with socket.socket() as holder:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the engine's TIME_WAIT
+            holder.bind(("127.0.0.1", small.port))
+            holder.listen()
+            with pytest.raises(
+                EngineError, match=f"qwen2.5-coder-0.5b-instruct engine's port 127.0.0.1:{small.port}"
+            ):
+                await group.start()
+            first = group.get(large.served_name)
+            assert first is not None and first.pid is None
+
+    asyncio.run(scenario())

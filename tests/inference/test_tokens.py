@@ -15,8 +15,10 @@ import pytest
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from tokenizers import Tokenizer
 
+from configs.settings import CONFIG_DIR
+from inference.catalog import load_catalog
 from inference.errors import ContextLengthExceeded, ModelIntegrityError
-from inference.model_store import ensure_bundled_model
+from inference.model_store import QWEN_0_5B, QWEN_1_5B, ensure_bundled_model
 from inference.tokens import (
     APPROX_OVERHEAD,
     CHATML_OVERHEAD,
@@ -25,6 +27,7 @@ from inference.tokens import (
     HFTokenCounter,
     TokenCounter,
     check_budget,
+    make_group_counters,
     make_token_counter,
 )
 from tests.support import MODELS_DIR
@@ -71,7 +74,7 @@ CONVERSATIONS: list[list[dict[str, Any]]] = [
 
 @pytest.fixture(scope="module")
 def gguf_path() -> Path:
-    return ensure_bundled_model(MODELS_DIR)
+    return ensure_bundled_model(QWEN_0_5B, MODELS_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +232,7 @@ def test_make_token_counter_specs(gguf_path: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "engine_path", "match"),
     [
-        ("engine", None, "engine is disabled"),
+        ("engine", None, "no engine serves it"),
         ("gguf:/nonexistent/model.gguf", None, "does not exist"),
         ("hf:/nonexistent", None, "does not exist"),
         ("sentencepiece:/x", None, "unknown tokenizer spec"),
@@ -264,3 +267,38 @@ def test_check_budget_refuses_a_prompt_that_fills_the_window() -> None:
         check_budget(128, None, 128)
     with pytest.raises(ContextLengthExceeded, match="you requested 129 tokens"):
         check_budget(128, 1, 128)
+
+
+def test_each_engine_group_counts_with_its_own_gguf(gguf_path: Path, tmp_path: Path) -> None:
+    """`tokenizer: engine` is the GGUF of the engine that serves the group: the 1.5B's for the 1.5B."""
+    large = ensure_bundled_model(QWEN_1_5B, MODELS_DIR)
+    url = "http://127.0.0.1:1/v1"
+    names = {"qwen2.5-coder-1.5b-instruct": large, "qwen2.5-coder-0.5b-instruct": gguf_path}
+    catalog = load_catalog(
+        CONFIG_DIR / "models.yaml", profiles=[], engine_urls=dict.fromkeys(names, url), engine_context=4096
+    )
+    counters = make_group_counters(catalog, names)
+    assert {group: getattr(counter, "path", None) for group, counter in counters.items()} == names
+    messages = [{"role": "user", "content": "def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)"}]
+    vocab = llama_cpp.Llama(model_path=str(large), vocab_only=True, verbose=False)
+    expected = rendered_prompt_tokens(vocab, messages)
+    assert counters["qwen2.5-coder-1.5b-instruct"].count_messages(messages) == expected
+
+    # a group no engine serves: the only engine's GGUF when one runs (what `engine` meant with one engine),
+    # else a clear error rather than a guess
+    remote = {
+        "model_list": [
+            {
+                "model_name": "remote",
+                "litellm_params": {"model": "openai/x", "api_base": "http://h/v1"},
+                "model_info": {"tokenizer": "engine"},
+            }
+        ]
+    }
+    path = tmp_path / "models.yaml"
+    path.write_text(json.dumps(remote))
+    remote_catalog = load_catalog(path, profiles=[], engine_urls={}, engine_context=4096)
+    only = {"qwen2.5-coder-0.5b-instruct": gguf_path}
+    assert getattr(make_group_counters(remote_catalog, only)["remote"], "path", None) == gguf_path
+    with pytest.raises(ModelIntegrityError, match="no engine serves it"):
+        make_group_counters(remote_catalog, names)

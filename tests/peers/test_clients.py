@@ -18,7 +18,7 @@ from llama_index.llms.openai_like import OpenAILike
 
 from tests.support import ServerProcess
 
-CHAT_MODEL = "qwen2.5-coder-0.5b-instruct"  # what Hearth answers for the `default` alias
+CHAT_MODEL = "qwen2.5-coder-1.5b-instruct"  # what Hearth answers for the `default` alias (test profile)
 # Deterministic requests (temperature 0) are answered from Hearth's response cache, which lives in Redis and
 # outlives a test run, and a cached answer streams as one chunk. A seed of this run's own keeps every request
 # a real generation (at temperature 0 the seed changes nothing else).

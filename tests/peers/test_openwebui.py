@@ -9,7 +9,6 @@ module.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import subprocess
@@ -22,12 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
+from inference import sse
 from tests.peers.conftest import peer_python, tail, wait_http
 from tests.peers.openwebui_settings import SHARED_ENV, VERSION
 from tests.support import OFFLINE_ENV, ServerProcess, free_port, stop_process
 
 ASSISTANT = "assistant/manual-qa"
-CHAT_MODEL = "qwen2.5-coder-0.5b-instruct"
+CHAT_MODEL = "qwen2.5-coder-1.5b-instruct"  # `default` in the test profile
 
 
 @dataclass
@@ -148,20 +148,13 @@ def test_assistant_answer_through_openwebui_carries_citations(openwebui: OpenWeb
 
 def test_streamed_assistant_answer_through_openwebui_carries_citations(openwebui: OpenWebUI) -> None:
     question = "입사 1년이 지나면 연차휴가는 며칠인가요?"
-    chunks: list[dict[str, Any]] = []
-    done = False
     payload = {"model": ASSISTANT, "stream": True, "messages": [{"role": "user", "content": question}]}
     with openwebui.http.stream("POST", "/api/chat/completions", json=payload) as response:
         assert response.status_code == 200, f"{response.read()!r}\n{tail(openwebui.log)}"
         assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line.removeprefix("data:").strip()
-            if data == "[DONE]":
-                done = True
-                break
-            chunks.append(json.loads(data))
+        lines = list(response.iter_lines())
+    chunks = sse.parse_events(lines, raise_errors=False)
+    done = any(sse.is_done(line) for line in lines)
     assert done, "the stream ends with [DONE]"
     assert not [chunk for chunk in chunks if "error" in chunk], chunks
 

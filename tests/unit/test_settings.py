@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from configs.settings import SettingsError, load_settings
+from configs.settings import Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +67,84 @@ def test_min_dense_score_is_per_embedder_and_env_overridable(monkeypatch: pytest
     monkeypatch.setenv("HEARTH_RETRIEVAL__MIN_DENSE_SCORE", "0.7")
     retrieval = load_settings().retrieval
     assert retrieval.dense_threshold("all-minilm-l6-v2") == retrieval.dense_threshold("x") == 0.7
+
+
+def _engines(settings: Settings) -> list[tuple[str, str | None, int]]:
+    return [(one.served_name, one.model, one.port) for one in settings.engine.engines()]
+
+
+def test_two_engines_each_on_its_own_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _engines(load_settings()) == [
+        ("qwen2.5-coder-1.5b-instruct", "bundled-1.5b", 8101),
+        ("qwen2.5-coder-0.5b-instruct", "bundled-0.5b", 8102),
+    ]
+    monkeypatch.setenv("HEARTH_PROFILES", "test")
+    test = load_settings()
+    assert [port for *_, port in _engines(test)] == [8191, 8192]
+    assert {one.n_ctx for one in test.engine.engines()} == {4096}
+    assert test.engine.engines()[1].url == "http://127.0.0.1:8192/v1"
+    monkeypatch.setenv("HEARTH_ENGINE__PORT", "9300")  # what the end-to-end tests set: the first of the ports
+    assert [port for *_, port in _engines(load_settings())] == [9300, 9301]
+
+
+def test_a_small_machine_keeps_the_small_model_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEARTH_ENGINE__LARGE", "false")
+    # the 0.5B keeps its port whether or not the 1.5B runs
+    assert _engines(load_settings()) == [("qwen2.5-coder-0.5b-instruct", "bundled-0.5b", 8102)]
+    monkeypatch.delenv("HEARTH_ENGINE__LARGE")
+    monkeypatch.setenv("HEARTH_PROFILES", "test,vllm")  # the peer tests: vLLM beside the 0.5B only
+    assert _engines(load_settings()) == [("qwen2.5-coder-0.5b-instruct", "bundled-0.5b", 8192)]
+
+
+def test_the_single_engine_settings_still_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HEARTH_ENGINE__MODEL (and SERVED_NAME, PORT), from before there were two models: one engine."""
+    monkeypatch.setenv("HEARTH_ENGINE__MODEL", "/models/mine.gguf")
+    monkeypatch.setenv("HEARTH_ENGINE__PORT", "8500")
+    assert _engines(load_settings()) == [("qwen2.5-coder-0.5b-instruct", "/models/mine.gguf", 8500)]
+    monkeypatch.setenv("HEARTH_ENGINE__SERVED_NAME", "mine")
+    assert _engines(load_settings()) == [("mine", "/models/mine.gguf", 8500)]
+
+
+def test_engine_models_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    models = (
+        '[{"served_name": "a", "model": "/m/a.gguf", "port": 9001}, '
+        '{"served_name": "b", "model": "/m/b.gguf"}]'
+    )
+    monkeypatch.setenv("HEARTH_ENGINE__MODELS", models)
+    assert _engines(load_settings()) == [("a", "/m/a.gguf", 9001), ("b", "/m/b.gguf", 8102)]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HEARTH_ENGINE__PORT": "7999"}, "qwen2.5-coder-0.5b-instruct) equals the API port"),
+        (
+            {
+                "HEARTH_ENGINE__MODELS": '[{"served_name": "a", "model": "x", "port": 9001}, '
+                '{"served_name": "b", "model": "y", "port": 9001}]'
+            },
+            "a and b both want the engine port 9001",
+        ),
+        (
+            {
+                "HEARTH_ENGINE__MODELS": '[{"served_name": "a", "model": "x"}, '
+                '{"served_name": "a", "model": "y"}]'
+            },
+            "serves a name twice",
+        ),
+        (
+            {
+                "HEARTH_ENGINE__MODELS": '[{"served_name": "a", "model": "x", "large": true}]',
+                "HEARTH_ENGINE__LARGE": "false",
+            },
+            "HEARTH_ENGINE__LARGE=true",
+        ),
+    ],
+)
+def test_engine_settings_that_cannot_work_fail_fast(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_settings()

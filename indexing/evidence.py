@@ -1,0 +1,224 @@
+"""Evidence selection: the sentences of the retrieved chunks that bear on the question, with their neighbours.
+
+A small model answers better from a few relevant sentences than from whole chunks full of other figures, so
+the answer prompt gets :class:`Evidence` passages instead of chunks. Each chunk is cut into units: list items,
+table rows and sentences (:func:`indexing.chunking.split_sentences`); the heading path line that starts every
+chunk is kept apart as the passage's heading. A unit scores by
+
+* lexical coverage: the share of the question's terms (the sparse encoder's terms, weighted by their rarity
+  among the candidate units) found in the unit or, at half weight, in its heading;
+* dense similarity: the embedder's cosine between the question and the unit, rescaled to 0..1 over the
+  candidates (e5's cosines sit close together), which carries paraphrases; only the units of the best
+  :data:`DENSE_CHUNKS` chunks are embedded (a few dozen short texts: a few hundred milliseconds);
+* the chunk's own retrieval score, relative to the best chunk's.
+
+The best units are taken with their neighbours (a table row brings the table's header row), grouped by chunk,
+and the passages ordered by their best unit. Blocking (the caller runs it in a thread).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexing.chunking import STRUCTURAL_LINE, split_sentences
+from indexing.embedders import Embedder
+from indexing.sparse import SparseEncoder
+from indexing.types import ScoredChunk
+
+LEXICAL_WEIGHT = 0.5
+DENSE_WEIGHT = 0.3  # the rest: the chunk's retrieval score, relative to the best chunk's
+DENSE_CHUNKS = 4
+HEADING_WEIGHT = 0.5
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•·▪◦※○●■□▶]\s|\d{1,3}[.)]\s|\(\d{1,3}\)\s)")
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str
+    line: int  # the line of the chunk it comes from (units of one line are neighbours)
+    table_header: str | None = None  # for a table row: the table's header row
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One passage of the answer prompt: the chunk it comes from and the units chosen from it."""
+
+    hit: ScoredChunk
+    heading: str | None
+    units: tuple[str, ...]  # in document order
+    quote: str  # the best-scoring unit: what a citation quotes
+    score: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.units)
+
+
+def split_units(text: str, heading: str | None) -> tuple[str | None, list[Unit]]:
+    """The chunk's heading (its first line when that is the heading path) and its units in order."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    if lines and heading and lines[0].strip() == heading.strip():
+        lines = lines[1:]
+    elif lines and lines[0].lstrip().startswith("#"):
+        heading = lines[0].lstrip("# ").strip()
+        lines = lines[1:]
+    units: list[Unit] = []
+    table_header: str | None = None
+    previous_row = False
+    for number, line in enumerate(_logical_lines(lines)):
+        if line.startswith("|"):
+            if set(line) <= set("|-: "):
+                continue
+            if not previous_row:
+                table_header = line
+                previous_row = True
+                units.append(Unit(line, number))
+                continue
+            units.append(Unit(line, number, table_header))
+            continue
+        previous_row = False
+        if _LIST_ITEM.match(line) and len(line) < 200:
+            units.append(Unit(line, number))
+            continue
+        for sentence in split_sentences(line):
+            units.append(Unit(sentence, number))
+    return heading, _merge_fragments(units)
+
+
+def _logical_lines(lines: list[str]) -> list[str]:
+    """Lines with wrapped continuations joined: a line that starts no list item, row or heading continues
+    the one before it, unless a blank line separates them."""
+    joined: list[str] = []
+    open_line = False
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            open_line = False
+            continue
+        if open_line and joined and not STRUCTURAL_LINE.match(line) and not joined[-1].startswith("|"):
+            joined[-1] = f"{joined[-1]} {line}"
+        else:
+            joined.append(line)
+        open_line = True
+    return joined
+
+
+def _merge_fragments(units: list[Unit]) -> list[Unit]:
+    """A unit of a few characters ("예:", "1)") joins the next unit of its line."""
+    merged: list[Unit] = []
+    carry: Unit | None = None
+    for unit in units:
+        if carry is not None:
+            if carry.line == unit.line:
+                unit = Unit(f"{carry.text} {unit.text}", unit.line, unit.table_header)
+            else:
+                merged.append(carry)
+            carry = None
+        if len(unit.text) < 8 and unit.table_header is None:
+            carry = unit
+            continue
+        merged.append(unit)
+    if carry is not None:
+        merged.append(carry)
+    return merged
+
+
+class EvidenceSelector:
+    """Picks the evidence for one question out of its retrieved chunks (thread-safe, blocking)."""
+
+    def __init__(
+        self,
+        sparse: SparseEncoder,
+        *,
+        max_passages: int = 3,
+        max_units: int = 6,
+        neighbours: int = 1,
+    ) -> None:
+        self._sparse = sparse
+        self._max_passages = max_passages
+        self._max_units = max_units
+        self._neighbours = neighbours
+
+    def select(
+        self, queries: Sequence[str], hits: Sequence[ScoredChunk], embedder: Embedder
+    ) -> list[Evidence]:
+        """``queries``: the question and, for a question in another language, its translation."""
+        chunks = []
+        for hit in hits:
+            heading, units = split_units(hit.chunk.text, hit.chunk.heading)
+            if units:
+                chunks.append((hit, heading, units))
+        if not chunks:
+            return []
+        flat = [(c, u) for c, (_, _, units) in enumerate(chunks) for u in range(len(units))]
+        texts = [chunks[c][2][u].text for c, u in flat]
+        lexical = self._lexical(queries, [chunks[c][1] or "" for c, _ in flat], texts)
+        # the units of the best chunks only are embedded: embedding every unit costs seconds on a CPU
+        near = [i for i, (c, _) in enumerate(flat) if c < DENSE_CHUNKS]
+        dense = np.zeros(len(texts), dtype=np.float32)
+        dense[near] = self._dense(queries, [texts[i] for i in near], embedder)
+        top = max(float(hit.score) for hit, _, _ in chunks) or 1.0
+        prior = np.array([float(chunks[c][0].score) / top for c, _ in flat], dtype=np.float32)
+        scores = LEXICAL_WEIGHT * lexical + DENSE_WEIGHT * dense + (1 - LEXICAL_WEIGHT - DENSE_WEIGHT) * prior
+        order = np.argsort(-scores, kind="stable")
+        chosen: dict[int, set[int]] = {}
+        best: dict[int, tuple[float, int]] = {}
+        for index in order[: self._max_units]:
+            c, u = flat[int(index)]
+            if c not in chosen and len(chosen) >= self._max_passages:
+                continue
+            units = chunks[c][2]
+            picked = chosen.setdefault(c, set())
+            picked.update(range(max(0, u - self._neighbours), min(len(units), u + self._neighbours + 1)))
+            header = units[u].table_header
+            if header is not None:
+                picked.update(n for n, unit in enumerate(units) if unit.text == header)
+            if c not in best or scores[index] > best[c][0]:
+                best[c] = (float(scores[index]), u)
+        evidence = []
+        for c, picked in chosen.items():
+            hit, heading, units = chunks[c]
+            score, top = best[c]
+            evidence.append(
+                Evidence(hit, heading, tuple(units[n].text for n in sorted(picked)), units[top].text, score)
+            )
+        evidence.sort(key=lambda item: -item.score)
+        return evidence
+
+    def _lexical(self, queries: Sequence[str], headings: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        unit_terms = [set(terms) for terms in self._terms(texts)]
+        distinct = list(dict.fromkeys(headings))
+        heading_terms = {h: set(t) for h, t in zip(distinct, self._terms(distinct), strict=True)}
+        best = np.zeros(len(texts), dtype=np.float32)
+        n = len(texts)
+        for query in queries:
+            terms = set(self._sparse.terms(query))
+            if not terms:
+                continue
+            weight = {term: math.log(1 + n / (0.5 + sum(term in u for u in unit_terms))) for term in terms}
+            total = sum(weight.values())
+            for i, (unit, heading) in enumerate(zip(unit_terms, headings, strict=True)):
+                in_heading = heading_terms.get(heading, set())
+                got = sum(
+                    w if term in unit else HEADING_WEIGHT * w if term in in_heading else 0.0
+                    for term, w in weight.items()
+                )
+                best[i] = max(best[i], got / total)
+        return best
+
+    def _terms(self, texts: Sequence[str]) -> list[list[str]]:
+        return [self._sparse.terms(text) for text in texts]
+
+    def _dense(self, queries: Sequence[str], texts: Sequence[str], embedder: Embedder) -> np.ndarray:
+        units = embedder.embed(list(texts), "passage")
+        asked = embedder.embed(list(queries), "query")
+        cosine = (units @ asked.T).max(axis=1)
+        low, high = float(cosine.min()), float(cosine.max())
+        if high - low < 1e-6:
+            return np.zeros(len(texts), dtype=np.float32)
+        return ((cosine - low) / (high - low)).astype(np.float32)

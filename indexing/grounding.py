@@ -1,0 +1,183 @@
+"""The answer gate: checks a grounded answer sentence by sentence while the model writes it.
+
+A small model drifts: it copies the prompt's scaffolding, answers with a bare heading, loops on one marker,
+or writes a figure that no passage holds. :class:`AnswerGate` takes the model's text deltas and releases only
+checked sentences, so a streamed answer and a whole answer are the same text. For each sentence:
+
+* scaffolding (``Question:``, ``Rules:``, ``출처:`` ...) ends the answer; a leading ``Answer:`` is dropped;
+* ``[n]`` markers must name a passage of the prompt; they are renumbered in order of first use, so that the
+  answer's ``[k]`` is ``citations[k-1]`` and the citations are exactly the passages the answer used;
+* a sentence that is only markers, only a passage's heading, or a repeat of an earlier sentence is dropped
+  (a repeat ends the answer: the model is looping);
+* every number must appear in a passage the sentence cites (or, when it cites none, in one passage, which it
+  then cites), or in the question. The first sentence failing that fails the answer (the caller retries, then
+  quotes the evidence); a later one ends the answer before it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from indexing.evidence import Evidence
+from indexing.numbers import unsupported_numbers
+
+MAX_SENTENCES = 4
+
+_SCAFFOLD = re.compile(
+    r"^\s*(?:\*\*)?(?P<label>question|answer|rules?|passages?|context|sources?|references?|citations?|note|"
+    r"질문|답변|답|규칙|문단|지문|출처|참고|근거 문단)(?:\*\*)?\s*[:：]",
+    re.IGNORECASE,
+)
+_ANSWER_LABELS = {"answer", "답변", "답"}
+_MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,，]\s*\d{1,2})*)\]")
+# a sentence ends at . ! ? 。 followed by space, or at a line break; markers right after it belong to it
+_BOUNDARY = re.compile(r"(?:(?<=[.!?。])[ \t]+|\n+)")
+_TRAILING_MARKERS = re.compile(r"^(?:\s*\[\d{1,2}(?:\s*[,，]\s*\d{1,2})*\])+")
+_PARTIAL_MARKER = re.compile(r"^\s*\[[\d\s,，]*$")
+_PASSAGE_HEADER = re.compile(r"^\s*\[\d{1,2}\]\s*\([^)]*\.\w{2,4}(?:, p\.\s*\d+)?\)\s*")
+_WORDS = re.compile(r"[\w%]+")
+
+
+@dataclass
+class AnswerGate:
+    """One answer's checks. Feed it deltas; it returns the checked text to pass on."""
+
+    passages: Sequence[Evidence]
+    question: str
+    order: list[int] = field(default_factory=list)  # prompt passage indexes (0-based) in citation order
+    failed: str | None = None  # why the first sentence was rejected (the answer has nothing yet)
+    stopped: bool = False  # no more text will be released
+    _buffer: str = ""
+    _emitted: list[str] = field(default_factory=list)  # released sentence bodies (for repeats)
+    _text: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text).strip()
+
+    @property
+    def empty(self) -> bool:
+        return not self._emitted
+
+    def feed(self, delta: str) -> str:
+        if self.stopped:
+            return ""
+        self._buffer += delta
+        out: list[str] = []
+        while not self.stopped:
+            match = _BOUNDARY.search(self._buffer)
+            if match is None:
+                break
+            rest = self._buffer[match.end() :]
+            markers = _TRAILING_MARKERS.match(rest)
+            after = rest[markers.end() :] if markers else rest
+            if not after.strip() or _PARTIAL_MARKER.match(after):
+                break  # markers may still be coming, or the next sentence: wait for it
+            cut = match.end() + (markers.end() if markers else 0)
+            sentence, self._buffer = (
+                self._buffer[: match.start()] + (markers.group() if markers else ""),
+                (self._buffer[cut:]),
+            )
+            out.append(self._release(sentence, match.group()))
+        return "".join(out)
+
+    def close(self) -> str:
+        """The last sentence (the model has finished)."""
+        out = ""
+        if not self.stopped and self._buffer.strip():
+            out = self._release(self._buffer, "")
+        self._buffer = ""
+        if not self.order and self._emitted and self.passages:
+            # an answer without any marker still cites the passage it came from
+            self.order.append(0)
+            out = out.rstrip() + " [1]"
+            self._text.append(" [1]")
+        self.stopped = True
+        return out
+
+    # -- one sentence ----------------------------------------------------------------------------------------
+
+    def _release(self, raw: str, separator: str) -> str:
+        sentence = _PASSAGE_HEADER.sub("", raw.strip())
+        if not sentence:
+            return ""
+        label = _SCAFFOLD.match(sentence)
+        if label is not None:
+            if label.group("label").lower() not in _ANSWER_LABELS:
+                return self._stop("scaffolding")
+            sentence = sentence[label.end() :].strip()
+        cited = self._cited(sentence)
+        body = _MARKER.sub("", sentence).strip()
+        key = _key(body)
+        if not key or self._is_heading(key):
+            return ""
+        if key in self._emitted:
+            return self._stop("repeat")
+        support = _numbers_missing(body, self.question, [self.passages[i] for i in cited])
+        if support and not cited:
+            found = self._passage_with(body)
+            if found is not None:
+                cited, support = [found], []
+        if support:
+            return self._stop(f"unsupported numbers: {', '.join(support)}")
+        sentence = self._renumber(sentence, cited)
+        self._emitted.append(key)
+        text = ("" if len(self._emitted) == 1 else " " if "\n" not in separator else "\n") + sentence
+        self._text.append(text)
+        if len(self._emitted) >= MAX_SENTENCES:
+            self.stopped = True
+        return text
+
+    def _stop(self, reason: str) -> str:
+        if not self._emitted and self.failed is None:
+            self.failed = reason
+        self.stopped = True
+        return ""
+
+    def _cited(self, sentence: str) -> list[int]:
+        cited: list[int] = []
+        for match in _MARKER.finditer(sentence):
+            for number in re.split(r"\s*[,，]\s*", match.group(1)):
+                index = int(number) - 1
+                if 0 <= index < len(self.passages) and index not in cited:
+                    cited.append(index)
+        return cited
+
+    def _renumber(self, sentence: str, cited: list[int]) -> str:
+        for index in cited:
+            if index not in self.order:
+                self.order.append(index)
+        body = _MARKER.sub("", sentence)
+        body = re.sub(r"\s+([.,!?。])", r"\1", re.sub(r"[ \t]{2,}", " ", body)).strip()
+        if not cited:
+            return body
+        marks = "".join(f"[{self.order.index(i) + 1}]" for i in cited)
+        # markers go before the sentence's final punctuation, as the model usually writes them
+        end = re.search(r"[.!?。]+$", body)
+        if end is not None:
+            return f"{body[: end.start()]} {marks}{end.group()}"
+        return f"{body} {marks}"
+
+    def _is_heading(self, key: str) -> bool:
+        for passage in self.passages:
+            heading = passage.heading or ""
+            parts = [_key(part) for part in heading.split(">")] + [_key(heading)]
+            if key in parts:
+                return True
+        return False
+
+    def _passage_with(self, body: str) -> int | None:
+        for index, passage in enumerate(self.passages):
+            if not unsupported_numbers(body, [self.question, passage.hit.chunk.text]):
+                return index
+        return None
+
+
+def _key(text: str) -> str:
+    return " ".join(_WORDS.findall(text.lower()))
+
+
+def _numbers_missing(body: str, question: str, cited: Sequence[Evidence]) -> list[str]:
+    return unsupported_numbers(body, [question, *(passage.hit.chunk.text for passage in cited)])

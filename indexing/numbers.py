@@ -1,0 +1,234 @@
+"""Numbers in text, for grounding checks and fact matching: the one place that decides what a number is.
+
+A number is a run of digits with optional thousands commas and an optional decimal part: ``1,000`` and
+``1000`` are the same number (``"1000"``), ``37.5`` keeps its decimals, full-width digits count as ASCII ones,
+and a range (``3~5%``), a fraction (``100/110``) or a time (``09:00``) is two numbers. Citation markers
+(``[1]``, ``[1, 2]``) and list numbering (a line opening with ``1.`` or ``2)``) are not numbers; the
+``59`` of an article (``제59조``) is a number but not an amount. Korean magnitude units are understood, so
+``1,000만원``, ``1천만원``, ``10,000,000원`` and ``10 million won`` have the same value, and so have
+``37만 5천원`` and ``375,000원``.
+
+    numbers_in(text)                       -> ["1000", "17", ...]   the normalised numeric tokens
+    contains_number_phrase(text, phrase)   -> bool   "1,000" is not found in "21,000" or "1,000,000"
+    unsupported_numbers(answer, passages)  -> the answer's numbers that no passage states
+
+Everything here is pure and has no dependencies beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+_FULLWIDTH = str.maketrans(
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        "，": ",",
+        "．": ".",
+        "％": "%",
+        "～": "~",
+        "〜": "~",
+        "∼": "~",
+        "＄": "$",
+        "￦": "₩",
+        "：": ":",
+        "／": "/",
+        "\u00a0": " ",
+        "\u202f": " ",
+    }
+)
+CITATION_MARKER = re.compile(r"\[\s*\d+(?:\s*[,\-–~]\s*\d+)*\s*\]")
+# "1. " / "2) " opening a line numbers a list item; it states nothing
+LIST_MARKER = re.compile(r"^[ \t]*\d{1,2}[.)](?=[ \t])", re.MULTILINE)
+# thousands groups only when exactly three digits follow each comma ("1,0000" is 1 and 0000)
+_NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?")
+# a Korean amount's units right after the digits: 5천, 37만, 1억, 1천만, 3 만 (harmless spacing)
+_KO_UNITS = re.compile(r"\s?([천백십]?)([조억만]?)")
+_WON_AFTER = re.compile(r"\s?(?:원|won\b|krw\b)", re.IGNORECASE)
+_WON_BEFORE = re.compile(r"(?:₩|\bkrw)\s?$", re.IGNORECASE)
+# an English answer about a Korean document: 10 million won, 1.2 million
+_EN_UNITS = re.compile(r"\s?(thousand|million|billion)\b", re.IGNORECASE)
+_EN_MULTIPLIER = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+_SMALL = {"": 1, "십": 10, "백": 100, "천": 1000}
+_BIG = {"": 1, "만": 10**4, "억": 10**8, "조": 10**12}
+
+
+@dataclass(frozen=True)
+class NumberMention:
+    """One number as written: ``token`` is the normalised digits, ``value`` the amount it stands for
+    (with Korean or English units applied and a multi-part amount like ``1억 5천만원`` summed), ``won``
+    whether it is marked as Korean won (``원``, ``won`` or ``KRW`` after it, ``₩`` or ``KRW`` before it)."""
+
+    token: str
+    value: Decimal
+    won: bool
+    start: int
+    end: int  # of the whole amount, units and ``원`` included
+
+
+def normalise_digits(text: str) -> str:
+    """Full-width digits and signs to ASCII, odd spaces to plain ones."""
+    return text.translate(_FULLWIDTH)
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numeric tokens of ``text`` in order: commas stripped, decimals kept, leading zeros dropped."""
+    return [mention.token for mention in mentions(text)]
+
+
+def mentions(text: str) -> list[NumberMention]:
+    """Every number of ``text`` with its value and unit; citation markers and list numbering excepted."""
+    text = LIST_MARKER.sub(_blank, CITATION_MARKER.sub(_blank, normalise_digits(text)))
+    parts = [_part(text, match) for match in _NUMBER.finditer(text)]
+    result: list[NumberMention] = []
+    i = 0
+    while i < len(parts):
+        # 1억 5천만원 / 37만 5천원 / 37만 5000원: falling magnitudes with only spaces between are one amount
+        j = i
+        while j + 1 < len(parts) and _continues(text, parts[j], parts[j + 1]):
+            j += 1
+        group = parts[i : j + 1]
+        total = sum((part.value for part in group), Decimal(0))
+        start, end = group[0].start, group[-1].end
+        won_after = _WON_AFTER.match(text, end)
+        won = bool(won_after) or bool(_WON_BEFORE.search(text, max(0, start - 4), start))
+        if won_after:
+            end = won_after.end()
+        result += [NumberMention(part.token, total, won, start, end) for part in group]
+        i = j + 1
+    return result
+
+
+@dataclass(frozen=True)
+class _Part:
+    token: str
+    value: Decimal
+    big: int  # the 만/억/조 multiplier, 1 without one
+    has_unit: bool
+    start: int
+    end: int
+
+
+def _part(text: str, match: re.Match[str]) -> _Part:
+    token = _canonical(match.group())
+    # 제59조 is an article of a law, not 59 trillion
+    article = match.start() > 0 and text[match.start() - 1] == "제"
+    units = None if article else _KO_UNITS.match(text, match.end())
+    small, big = (units.group(1), units.group(2)) if units else ("", "")
+    if small or big:
+        value = Decimal(token) * _SMALL[small] * _BIG[big]
+        return _Part(token, value, _BIG[big], True, match.start(), units.end() if units else match.end())
+    english = _EN_UNITS.match(text, match.end())
+    if english:
+        value = Decimal(token) * _EN_MULTIPLIER[english.group(1).lower()]
+        return _Part(token, value, 1, True, match.start(), english.end())
+    return _Part(token, Decimal(token), 1, False, match.start(), match.end())
+
+
+def _continues(text: str, part: _Part, following: _Part) -> bool:
+    return (
+        part.big > 1
+        and following.value < part.big
+        and not text[part.end : following.start].strip()
+        and (following.has_unit or bool(_WON_AFTER.match(text, following.end)))
+    )
+
+
+def contains_number_phrase(haystack: str, phrase: str) -> bool:
+    """Whether ``phrase`` (a fact such as ``17%``, ``1,000만원``, ``15 days``) occurs in ``haystack`` with
+    number boundaries: ``1,000`` is not in ``21,000`` or ``1,000,000``, ``15`` is not in ``150`` or ``1.5``.
+
+    Harmless differences are ignored: thousands commas (``1000만원``), full-width digits, spacing between a
+    number and its unit (``900 만원``), letter case. A phrase that is one amount also matches the same amount
+    written another way (``1,000만원`` ~ ``1천만원`` ~ ``10,000,000원``; ``₩40,000`` ~ ``40,000원``).
+    """
+    text, wanted = _comparable(haystack), _comparable(phrase)
+    if not wanted:
+        return False
+    start = text.find(wanted)
+    while start >= 0:
+        if _bounded(text, start, start + len(wanted)):
+            return True
+        start = text.find(wanted, start + 1)
+    amount = _single_amount(phrase)
+    # a won phrase matches an amount marked as won or written with a Korean unit, never a bare number
+    return amount is not None and any(_is_amount(m) and m.value == amount.value for m in mentions(haystack))
+
+
+def unsupported_numbers(answer: str, passages: Iterable[str]) -> list[str]:
+    """The answer's numbers (normalised tokens, in order, once each) that none of ``passages`` states.
+
+    A number is supported when a passage has the same token or an amount of the same value (so ``375,000원``
+    is supported by ``37만 5천원``). Citation markers are ignored on both sides.
+    """
+    tokens: set[str] = set()
+    values: set[Decimal] = set()
+    for passage in passages:
+        for mention in mentions(passage):
+            tokens.add(mention.token)
+            values.add(mention.value)
+    missing: list[str] = []
+    for mention in mentions(answer):
+        if mention.token in tokens or mention.value in values or mention.token in missing:
+            continue
+        missing.append(mention.token)
+    return missing
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group())  # spaces, not nothing: offsets stay those of the caller's text
+
+
+def _canonical(number: str) -> str:
+    digits = number.replace(",", "")
+    whole, _, fraction = digits.partition(".")
+    whole = whole.lstrip("0") or "0"
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_DIGIT_SPACE_UNIT = re.compile(r"(?<=\d)\s+(?=[%\uac00-\ud7a3])")
+_UNIT_SPACE = re.compile(r"(?<=[천백십조억만])\s+(?=[\d원])")
+_CURRENCY_SPACE = re.compile(r"(?<=[₩$])\s+(?=\d)")
+_RANGE = re.compile(r"(?<=\d)\s*[~\-–—]\s*(?=\d)")
+
+
+def _comparable(text: str) -> str:
+    text = normalise_digits(text).casefold()
+    text = " ".join(text.split())
+    text = _THOUSANDS.sub("", text)
+    text = _DIGIT_SPACE_UNIT.sub("", text)
+    text = _UNIT_SPACE.sub("", text)
+    text = _CURRENCY_SPACE.sub("", text)
+    return _RANGE.sub("~", text)
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    """No digit run continues across either end of ``text[start:end]`` (a decimal point counts)."""
+    if text[start].isdigit() and start > 0:
+        before = text[start - 1]
+        if before.isdigit() or (before in ".천만억조" and start > 1 and text[start - 2].isdigit()):
+            return False  # inside 37.5, or the tail of an amount such as 1억 5,000만원
+    if text[end - 1].isdigit() and end < len(text):
+        after = text[end]
+        if after.isdigit() or (after == "." and end + 1 < len(text) and text[end + 1].isdigit()):
+            return False
+    return True
+
+
+def _single_amount(phrase: str) -> NumberMention | None:
+    """The phrase's amount when the phrase is nothing but one amount (``₩40,000``, ``37만 5천원``)."""
+    found = mentions(phrase)
+    if not found or len({(m.start, m.end) for m in found}) != 1:
+        return None
+    amount = found[0]
+    rest = (phrase[: amount.start] + phrase[amount.end :]).replace("₩", "").strip()
+    return amount if not rest and _is_amount(amount) else None
+
+
+def _is_amount(mention: NumberMention) -> bool:
+    """Marked as won or written with a Korean unit: a bare ``10000000`` is not an amount."""
+    return mention.won or mention.value != Decimal(mention.token)

@@ -1,0 +1,136 @@
+"""indexing/numbers.py: what a number is, when a fact is stated, and which numbers an answer invents."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from indexing.numbers import contains_number_phrase, mentions, numbers_in, unsupported_numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("한도는 연 1,000만원입니다", ["1000"]),
+        ("한도는 연 1000만원입니다", ["1000"]),
+        ("기부액의 10만원까지 100/110을 공제", ["10", "100", "110"]),
+        ("2025년 귀속분, 2026년 2월분 급여", ["2025", "2026", "2"]),
+        ("세율은 3~5%이고 6～45% 구간도 있다", ["3", "5", "6", "45"]),
+        ("공제율 16.5%, 37.5만원", ["16.5", "37.5"]),
+        ("60세 이상, 6개월 이상, 15일, 3년", ["60", "6", "15", "3"]),
+        ("１，０００만원과 ２０２５년", ["1000", "2025"]),  # full-width digits and comma
+        ("월세액의 17%[1]이며 한도는 1,000만원입니다 [2][3]. 근거 [1, 2]", ["17", "1000"]),
+        ("1. 부양가족 확정\n2. 자료 제공 동의 3건", ["3"]),  # list numbering is not a number
+        ("09:00~13:00", ["9", "0", "13", "0"]),
+        ("1,0000 and 1.50 and v2.3.", ["1", "0", "1.5", "2.3"]),
+        ("no numbers here", []),
+    ],
+)
+def test_numbers_in_gives_normalised_tokens(text: str, expected: list[str]) -> None:
+    assert numbers_in(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "won"),
+    [
+        ("1,000만원", 10_000_000, True),
+        ("1천만원", 10_000_000, True),
+        ("10,000,000원", 10_000_000, True),
+        ("37만 5천원", 375_000, True),
+        ("37.5만원", 375_000, True),
+        ("1억 5천만원", 150_000_000, True),
+        ("₩40,000", 40_000, True),
+        ("KRW 6,000,000", 6_000_000, True),
+        ("10 million won", 10_000_000, True),
+        ("900 만원", 9_000_000, True),
+        ("17%", 17, False),
+    ],
+)
+def test_amounts_have_a_value_whatever_the_notation(text: str, value: int, won: bool) -> None:
+    found = mentions(text)
+    assert {m.value for m in found} == {Decimal(value)}
+    assert all(m.won is won for m in found)
+
+
+def test_parts_of_separate_amounts_are_not_summed() -> None:
+    # "10만원까지 100/110": 10만원, then two plain numbers
+    assert [m.value for m in mentions("10만원까지 100/110")] == [100_000, 100, 110]
+    assert [m.value for m in mentions("월 70만원씩 12개월")] == [700_000, 12]
+    # the article of a law is no amount of 59 trillion
+    assert [m.value for m in mentions("「소득세법」 제59조의4 제1항")] == [59, 4, 1]
+
+
+@pytest.mark.parametrize(
+    ("haystack", "phrase"),
+    [
+        ("월세액 한도는 연 1,000만원입니다.", "1,000만원"),
+        ("월세액 한도는 연 1000만원입니다.", "1,000만원"),
+        ("월세액 한도는 연 1,000 만원입니다.", "1,000만원"),
+        ("월세액 한도는 연 1천만원입니다.", "1,000만원"),
+        ("The limit is 10,000,000원.", "1,000만원"),
+        ("The limit is 10 million won a year.", "1,000만원"),
+        ("대학생은 900 만원까지", "900만원"),
+        ("대학생은 ９００만원까지", "900만원"),
+        ("공제율은 17%입니다", "17%"),
+        ("공제율은 17 %입니다", "17%"),
+        ("You get 15 days of leave.", "15 days"),
+        ("the 15th", "15"),
+        ("10만원까지 100/110을 공제", "100/110"),
+        ("세율 3 ~ 5%", "3~5%"),
+        ("per diem ₩40,000", "40,000원"),
+        ("일비 40,000원", "₩40,000"),
+        ("37만 5천원을 공제", "375,000원"),
+        ("Slack #SEC-INCIDENT", "#sec-incident"),
+        ("mail security@hearthlabs.example now", "security@hearthlabs.example"),
+        ("2025년 귀속", "2025년"),
+    ],
+)
+def test_a_stated_fact_is_found(haystack: str, phrase: str) -> None:
+    assert contains_number_phrase(haystack, phrase)
+
+
+@pytest.mark.parametrize(
+    ("haystack", "phrase"),
+    [
+        ("한도는 1,000,000원", "1,000"),  # inside a bigger number
+        ("한도는 21,000원", "1,000"),
+        ("한도는 1,100만원", "100만원"),
+        ("기본공제 150만원", "15"),
+        ("150 days", "15 days"),
+        ("세율 1.5%", "15"),
+        ("세율 1.5%", "5"),
+        ("37.5만원", "37"),
+        ("117% 증가", "17%"),
+        ("US$800 a night", "US$80"),
+        ("1억 5,000만원", "5,000만원"),  # the tail of a bigger amount
+        ("37만 5천원", "5천원"),
+        ("10000000", "1,000만원"),  # a bare number is no amount of won
+        ("밤 11시에", "1시"),
+        ("", "17%"),
+    ],
+)
+def test_a_number_inside_another_is_not_the_fact(haystack: str, phrase: str) -> None:
+    assert not contains_number_phrase(haystack, phrase)
+
+
+def test_an_empty_phrase_is_never_found() -> None:
+    assert not contains_number_phrase("anything", "  ")
+
+
+def test_unsupported_numbers_are_those_no_passage_states() -> None:
+    passages = ["월세액의 **17%**. 한도는 연 **1,000만원**. 최대 세액공제액은 17% 적용 시 170만원"]
+    answer = "월세액의 17%[1]를 공제하며 한도는 1,000만원[1], 최대 170만원입니다. 2026년부터 20%로 오릅니다."
+    assert unsupported_numbers(answer, passages) == ["2026", "20"]
+
+
+def test_the_same_amount_in_another_notation_is_supported() -> None:
+    passages = ["세액공제액은 37만 5천원입니다", "한도는 1,000만원", "일비 ₩40,000"]
+    answer = "375,000원을 공제받고 [1], 한도는 10,000,000원 [2], 일비는 40,000원입니다 [3]."
+    assert unsupported_numbers(answer, passages) == []
+    assert unsupported_numbers("The cap is 10 million won [2].", passages) == []
+
+
+def test_citation_markers_and_repeats_are_not_reported() -> None:
+    assert unsupported_numbers("See [4] and [5, 6]: 99%, 99%.", ["nothing"]) == ["99"]
+    assert unsupported_numbers("no numbers [1]", []) == []
