@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["bench.gateway", "bench.ingest", "bench.retrieval", "bench.summaries", "bench.load"]
+BENCHMARKS = [
+    "bench.gateway",
+    "bench.ingest",
+    "bench.retrieval",
+    "bench.summaries",
+    "bench.load",
+    "bench.answers",
+]
 
 
 def main() -> None:

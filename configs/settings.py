@@ -210,12 +210,15 @@ class RetrievalSettings(BaseModel):
         default_factory=lambda: {"multilingual-e5-small": 0.86, "all-minilm-l6-v2": 0.45, "default": 0.86}
     )
     min_sparse_score: float = 15.0
-    # grounded answers (indexing/answers.py): a question in another language than the documents is
+    # grounded answers (indexing/answers.py): a question in another language than the documents may be
     # translated for retrieval; a question whose topic words the retrieved passages lack is refused; the
     # prompt gets the best sentences of at most evidence_passages chunks; an answer whose figures stay
     # unsupported after one retry becomes a quote of the best evidence ("quote") or a refusal ("refuse")
-    translate_queries: bool = True
+    translate_queries: bool = False  # off: the bundled 1.5B's Korean translations are unusable (README)
     coverage_check: bool = True
+    # a question in another language than the documents: the dense rule alone, this much lower (e5's
+    # cross-lingual cosines sit lower: 0.76-0.86 for answerable English questions on the Korean guide)
+    cross_lingual_dense_margin: float = Field(default=0.08, ge=0, le=0.5)
     # with the coverage check, a hit counts as relevant from min_dense_score - coverage_dense_margin; the
     # question is refused when the relevant passages lack max_missing_share or more of its topic words
     coverage_dense_margin: float = Field(default=0.04, ge=0, le=0.5)
@@ -224,6 +227,8 @@ class RetrievalSettings(BaseModel):
     evidence_units: int = Field(default=6, ge=1, le=30)
     answer_max_tokens: int = Field(default=200, ge=16, le=2048)
     unsupported_fallback: Literal["quote", "refuse"] = "quote"
+    # the answer prompt (configs/prompts/rag_*.<version>.txt) of collections queried without an assistant
+    prompt_version: str = "v2"
 
     @field_validator("min_dense_score", mode="before")
     @classmethod

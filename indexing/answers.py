@@ -25,7 +25,7 @@ from indexing.assistants import AssistantSpec, PromptLibrary
 from indexing.collections import CollectionService, EmbedderMismatch
 from indexing.embedding_service import EmbeddingService
 from indexing.evidence import Evidence, EvidenceSelector
-from indexing.grounding import AnswerGate
+from indexing.grounding import AnswerGate, quote_for
 from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
 from indexing.types import ScoredChunk
@@ -39,8 +39,8 @@ from storage.collections import CollectionRecord, CollectionRepository
 log = logging.getLogger("hearth.answers")
 
 HISTORY_TOKENS = 600
+QUOTABLE_COVERAGE = 0.8
 REWRITE_TOKENS = 96
-PROMPT_VERSION = "v2"  # the answer prompt of collections queried without an assistant
 # the model's own scaffolding, should it start writing it: nothing after these belongs to the answer
 STOP = ["\nQuestion:", "\n질문:", "\nRules:", "\nPassages:", "\n\n\n"]
 
@@ -90,6 +90,7 @@ class _Prepared:
     usage: dict[str, int]
     cited: list[Evidence] = field(default_factory=list)  # the passages the answer uses, in marker order
     found: bool = True
+    cross_lingual: bool = False  # the question's language is not the documents'
 
 
 def _language_of(text: str) -> str:
@@ -201,7 +202,7 @@ class AnswerService:
                     yield piece
                 answer.answer = "".join(parts).strip()
                 answer.found = prepared.found
-                answer.citations = self._citations(prepared) if prepared.found else []
+                answer.citations = self._citations(prepared, answer.answer) if prepared.found else []
                 answer.usage = prepared.usage
             await self._remember(tenant, prepared, answer.answer)
             await self._to_cache(key, answer)
@@ -308,11 +309,9 @@ class AnswerService:
         hits = await asyncio.to_thread(retriever.retrieve, record.store_name, search_query, k)
         queries = [topic]
         documents_language = _majority_language(hits)
-        if (
-            self._settings.translate_queries
-            and documents_language in ("ko", "en")
-            and _language_of(topic) != documents_language
-        ):
+        cross_lingual = documents_language in ("ko", "en") and _language_of(topic) != documents_language
+        settings = self._settings
+        if cross_lingual and settings.translate_queries:
             translated, used = await self._translate(topic, documents_language)
             usage = _add_usage(usage, used)
             if translated:
@@ -320,19 +319,25 @@ class AnswerService:
                 topic = translated
                 search_query = f"{translated}\n{search_query}"
                 hits = await asyncio.to_thread(retriever.retrieve, record.store_name, search_query, k)
+                cross_lingual = False
         log.debug(
             "hits for %r: %s",
             search_query,
             [(hit.chunk.heading, round(hit.score, 3), hit.dense_score, hit.sparse_score) for hit in hits],
         )
-        settings = self._settings
-        margin = settings.coverage_dense_margin if settings.coverage_check else 0.0
-        relevant = [hit for hit in hits if retriever.is_relevant(hit, margin)]
-        if relevant and settings.coverage_check:
-            wanted, missing = await asyncio.to_thread(self._uncovered, topic, relevant)
-            if wanted and len(missing) / len(wanted) >= settings.max_missing_share:
-                log.info("refused: the passages lack %s of %s", sorted(missing), sorted(wanted))
-                relevant = []
+        if cross_lingual:
+            # no shared words: the multilingual embedder decides alone, on its cross-lingual scale
+            relevant = [
+                hit for hit in hits if retriever.is_relevant(hit, settings.cross_lingual_dense_margin)
+            ]
+        else:
+            margin = settings.coverage_dense_margin if settings.coverage_check else 0.0
+            relevant = [hit for hit in hits if retriever.is_relevant(hit, margin)]
+            if relevant and settings.coverage_check:
+                wanted, missing = await asyncio.to_thread(self._uncovered, topic, relevant)
+                if wanted and len(missing) / len(wanted) >= settings.max_missing_share:
+                    log.info("refused: the passages lack %s of %s", sorted(missing), sorted(wanted))
+                    relevant = []
         if not relevant:
             return _Prepared(question, search_query, language, [], None, session_id, usage)
         embedder = self._embeddings.get(record.embedder)
@@ -350,9 +355,11 @@ class AnswerService:
             question,
             language,
             history,
-            assistant.prompt_version if assistant else PROMPT_VERSION,
+            assistant.prompt_version if assistant else self._settings.prompt_version,
         )
-        return _Prepared(question, search_query, language, passages, messages, session_id, usage)
+        prepared = _Prepared(question, search_query, language, passages, messages, session_id, usage)
+        prepared.cross_lingual = cross_lingual
+        return prepared
 
     def _uncovered(self, topic: str, hits: Sequence[ScoredChunk]) -> tuple[set[str], set[str]]:
         """The question's topic words, and those that none of the relevant passages holds."""
@@ -490,8 +497,10 @@ class AnswerService:
         """The checked answer text as it is written (see :mod:`indexing.grounding`); sets the citations.
 
         The model writes through an :class:`AnswerGate`. When the gate rejects the first sentence (a figure
-        no cited passage holds, scaffolding), the model gets one more try with the figures named; when that
-        fails too, the answer quotes the best evidence sentence, or refuses (``unsupported_fallback``)."""
+        no cited passage holds, scaffolding), the model gets one more try with a reminder; when the model says
+        the passages do not answer, or the retry fails too, the answer quotes the best evidence sentence if
+        that plainly answers the question, and refuses (``found`` false) otherwise. With
+        ``unsupported_fallback: refuse`` it always refuses."""
         assert prepared.messages is not None
         messages = prepared.messages
         for attempt in range(2):
@@ -515,9 +524,16 @@ class AnswerService:
                 prepared.cited = [prepared.hits[i] for i in gate.order]
                 return
             log.info("answer attempt %d rejected: %s", attempt + 1, gate.failed or "empty")
+            if gate.failed == "declined":
+                break
             if attempt == 0:
                 messages = _retry_messages(messages, gate.failed, prepared.language)
-        if self._settings.unsupported_fallback == "refuse" or not prepared.hits:
+        # no checked answer: quote the best evidence sentence where it plainly answers (it holds most of the
+        # question's words, QUOTABLE_COVERAGE; or the question is in another language, where the bundled
+        # models miss answers that are there and the relevance rule accepted the evidence); else refuse
+        best_coverage = prepared.hits[0].coverage if prepared.hits else 0.0
+        quotable = prepared.hits and (prepared.cross_lingual or best_coverage >= QUOTABLE_COVERAGE)
+        if not quotable or self._settings.unsupported_fallback == "refuse":
             prepared.found = False
             prepared.cited = []
             yield self._prompts.not_found(prepared.language)
@@ -526,7 +542,9 @@ class AnswerService:
         prepared.cited = [best]
         yield _quote(best.quote, prepared.language)
 
-    def _citations(self, prepared: _Prepared) -> list[Citation]:
+    def _citations(self, prepared: _Prepared, text: str) -> list[Citation]:
+        """The passages the answer used; each quotes its sentence that states the answer's figures (its
+        best-matching sentence when it states none of them)."""
         return [
             Citation(
                 index=i + 1,
@@ -537,7 +555,7 @@ class AnswerService:
                 score=round(float(passage.hit.score), 6),
                 text=passage.hit.chunk.text,
                 section=passage.heading,
-                quote=passage.quote,
+                quote=quote_for(passage, text),
             )
             for i, passage in enumerate(prepared.cited)
         ]
@@ -546,7 +564,7 @@ class AnswerService:
         answer = Answer(
             text,
             found,
-            self._citations(prepared) if found else [],
+            self._citations(prepared, text) if found else [],
             prepared.session_id,
             prepared.usage,
             prepared.search_query,

@@ -28,8 +28,8 @@ class AssistantSpec:
 
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You answer questions using only the numbered passages provided. Answer in the language of the question, "
-    "cite the passages you used as [n], and say so when the passages do not cover the question."
+    "You answer questions using only the numbered passages provided. Answer in the language of the question "
+    "and cite the passages you used as [n]."
 )
 
 

@@ -33,6 +33,7 @@ from indexing.types import ScoredChunk
 LEXICAL_WEIGHT = 0.5
 DENSE_WEIGHT = 0.3  # the rest: the chunk's retrieval score, relative to the best chunk's
 DENSE_CHUNKS = 4
+FOCUS_UNITS = 3  # the best units overall: an answer's figures should come from one of them
 HEADING_WEIGHT = 0.5
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•·▪◦※○●■□▶]\s|\d{1,3}[.)]\s|\(\d{1,3}\)\s)")
 
@@ -42,6 +43,7 @@ class Unit:
     text: str
     line: int  # the line of the chunk it comes from (units of one line are neighbours)
     table_header: str | None = None  # for a table row: the table's header row
+    whole: bool = False  # a list item or a table row: it stands alone, without its neighbours
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Evidence:
     units: tuple[str, ...]  # in document order
     quote: str  # the best-scoring unit: what a citation quotes
     score: float
+    focus: tuple[str, ...] = ()  # its units among the question's best few overall (FOCUS_UNITS)
+    coverage: float = 0.0  # the share of the question's terms the quote (or its heading) holds
 
     @property
     def text(self) -> str:
@@ -79,11 +83,11 @@ def split_units(text: str, heading: str | None) -> tuple[str | None, list[Unit]]
                 previous_row = True
                 units.append(Unit(line, number))
                 continue
-            units.append(Unit(line, number, table_header))
+            units.append(Unit(line, number, table_header, whole=True))
             continue
         previous_row = False
         if _LIST_ITEM.match(line) and len(line) < 200:
-            units.append(Unit(line, number))
+            units.append(Unit(line, number, whole=True))
             continue
         for sentence in split_sentences(line):
             units.append(Unit(sentence, number))
@@ -115,7 +119,7 @@ def _merge_fragments(units: list[Unit]) -> list[Unit]:
     for unit in units:
         if carry is not None:
             if carry.line == unit.line:
-                unit = Unit(f"{carry.text} {unit.text}", unit.line, unit.table_header)
+                unit = Unit(f"{carry.text} {unit.text}", unit.line, unit.table_header, unit.whole)
             else:
                 merged.append(carry)
             carry = None
@@ -167,25 +171,33 @@ class EvidenceSelector:
         scores = LEXICAL_WEIGHT * lexical + DENSE_WEIGHT * dense + (1 - LEXICAL_WEIGHT - DENSE_WEIGHT) * prior
         order = np.argsort(-scores, kind="stable")
         chosen: dict[int, set[int]] = {}
-        best: dict[int, tuple[float, int]] = {}
-        for index in order[: self._max_units]:
+        best: dict[int, tuple[float, int, float]] = {}
+        focus: dict[int, list[str]] = {}
+        for rank, index in enumerate(order[: self._max_units]):
             c, u = flat[int(index)]
             if c not in chosen and len(chosen) >= self._max_passages:
                 continue
+            if rank < FOCUS_UNITS:
+                focus.setdefault(c, []).append(chunks[c][2][u].text)
             units = chunks[c][2]
             picked = chosen.setdefault(c, set())
-            picked.update(range(max(0, u - self._neighbours), min(len(units), u + self._neighbours + 1)))
+            # a sentence brings its neighbours (what "this" or "다만" refers to); a list item stands alone
+            reach = 0 if units[u].whole else self._neighbours
+            picked.update(range(max(0, u - reach), min(len(units), u + reach + 1)))
             header = units[u].table_header
             if header is not None:
                 picked.update(n for n, unit in enumerate(units) if unit.text == header)
             if c not in best or scores[index] > best[c][0]:
-                best[c] = (float(scores[index]), u)
+                best[c] = (float(scores[index]), u, float(lexical[index]))
         evidence = []
         for c, picked in chosen.items():
             hit, heading, units = chunks[c]
-            score, top = best[c]
+            score, top, coverage = best[c]
+            chosen_texts = tuple(units[n].text for n in sorted(picked))
             evidence.append(
-                Evidence(hit, heading, tuple(units[n].text for n in sorted(picked)), units[top].text, score)
+                Evidence(
+                    hit, heading, chosen_texts, units[top].text, score, tuple(focus.get(c, ())), coverage
+                )
             )
         evidence.sort(key=lambda item: -item.score)
         return evidence

@@ -5,13 +5,17 @@ or writes a figure that no passage holds. :class:`AnswerGate` takes the model's 
 checked sentences, so a streamed answer and a whole answer are the same text. For each sentence:
 
 * scaffolding (``Question:``, ``Rules:``, ``출처:`` ...) ends the answer; a leading ``Answer:`` is dropped;
+* a sentence saying the documents do not cover the question ends the answer: as the first sentence it
+  fails the answer as ``declined`` (the caller decides what that means);
 * ``[n]`` markers must name a passage of the prompt; they are renumbered in order of first use, so that the
   answer's ``[k]`` is ``citations[k-1]`` and the citations are exactly the passages the answer used;
 * a sentence that is only markers, only a passage's heading, or a repeat of an earlier sentence is dropped
   (a repeat ends the answer: the model is looping);
 * every number must appear in a passage the sentence cites (or, when it cites none, in one passage, which it
-  then cites), or in the question. The first sentence failing that fails the answer (the caller retries, then
-  quotes the evidence); a later one ends the answer before it.
+  then cites), or in the question, in the same unit ("5 days" does not support "5 weeks"); and at least one
+  of a sentence's figures must come from the question's best few evidence units (``Evidence.focus``), not
+  only from a neighbouring line about something else. The first sentence failing that fails the answer
+  (the caller retries, then quotes the evidence); a later one ends the answer before it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from indexing.evidence import Evidence
-from indexing.numbers import unsupported_numbers
+from indexing.numbers import contains_number_phrase, unsupported_numbers
 
 MAX_SENTENCES = 4
 
@@ -31,6 +35,12 @@ _SCAFFOLD = re.compile(
     re.IGNORECASE,
 )
 _ANSWER_LABELS = {"answer", "답변", "답"}
+# a sentence saying that the documents do not answer the question (the model's own refusal)
+DECLINES = re.compile(
+    r"do(?:es)? not (?:cover|contain|mention|provide|include)|not (?:covered|mentioned|provided) in"
+    r"|no information|내용이 없습니다|나와 있지 않|찾을 수 없|언급되어 있지 않|포함되어 있지 않|정보가 없",
+    re.IGNORECASE,
+)
 _MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,，]\s*\d{1,2})*)\]")
 # a sentence ends at . ! ? 。 followed by space, or at a line break; markers right after it belong to it
 _BOUNDARY = re.compile(r"(?:(?<=[.!?。])[ \t]+|\n+)")
@@ -87,7 +97,7 @@ class AnswerGate:
         """The last sentence (the model has finished)."""
         out = ""
         if not self.stopped and self._buffer.strip():
-            out = self._release(self._buffer, "")
+            out = self._release(self._buffer, "", final=True)
         self._buffer = ""
         if not self.order and self._emitted and self.passages:
             # an answer without any marker still cites the passage it came from
@@ -99,7 +109,7 @@ class AnswerGate:
 
     # -- one sentence ----------------------------------------------------------------------------------------
 
-    def _release(self, raw: str, separator: str) -> str:
+    def _release(self, raw: str, separator: str, *, final: bool = False) -> str:
         sentence = _PASSAGE_HEADER.sub("", raw.strip())
         if not sentence:
             return ""
@@ -108,6 +118,8 @@ class AnswerGate:
             if label.group("label").lower() not in _ANSWER_LABELS:
                 return self._stop("scaffolding")
             sentence = sentence[label.end() :].strip()
+        if DECLINES.search(sentence):
+            return self._stop("declined")
         cited = self._cited(sentence)
         body = _MARKER.sub("", sentence).strip()
         key = _key(body)
@@ -122,6 +134,13 @@ class AnswerGate:
                 cited, support = [found], []
         if support:
             return self._stop(f"unsupported numbers: {', '.join(support)}")
+        wrong_units = _unit_mismatches(body, self.question, [self.passages[i] for i in cited])
+        if wrong_units:
+            return self._stop(f"figures in another unit: {', '.join(wrong_units)}")
+        if self._off_target(body):
+            return self._stop("off-target figures")
+        if final and not cited and not self.order and self.passages:
+            cited = [0]  # the last sentence of an answer without markers cites the passage it came from
         sentence = self._renumber(sentence, cited)
         self._emitted.append(key)
         text = ("" if len(self._emitted) == 1 else " " if "\n" not in separator else "\n") + sentence
@@ -168,6 +187,17 @@ class AnswerGate:
                 return True
         return False
 
+    def _off_target(self, body: str) -> bool:
+        """Figures (beyond the question's), none of which the question's best evidence units state: the
+        model took them from a neighbouring line about something else."""
+        focus = [unit for passage in self.passages for unit in passage.focus]
+        # "1인당", "1회": a count of one is no figure of its own
+        own = [number for number in unsupported_numbers(body, [self.question]) if number != "1"]
+        if not own or not focus:
+            return False
+        missing = unsupported_numbers(body, [self.question, *focus])
+        return all(number in missing for number in own)
+
     def _passage_with(self, body: str) -> int | None:
         for index, passage in enumerate(self.passages):
             if not unsupported_numbers(body, [self.question, passage.hit.chunk.text]):
@@ -179,5 +209,34 @@ def _key(text: str) -> str:
     return " ".join(_WORDS.findall(text.lower()))
 
 
+# a figure and its unit as written ("5 days", "3개월", "17%"): the passage must say the same figure in the
+# same unit ("5 weeks" is not supported by "5 days")
+_FIGURE_UNIT = re.compile(
+    r"\d[\d,.]*\s?(?:%|percent\b|days?\b|weeks?\b|months?\b|years?\b|hours?\b|minutes?\b|"
+    r"개월|주일|주|일|년|시간|분|세|명|회)",
+    re.IGNORECASE,
+)
+
+
+def _unit_mismatches(body: str, question: str, cited: Sequence[Evidence]) -> list[str]:
+    sources = [question, *(passage.hit.chunk.text for passage in cited)]
+    return [
+        match.group()
+        for match in _FIGURE_UNIT.finditer(body)
+        if not any(contains_number_phrase(source, match.group()) for source in sources)
+    ]
+
+
 def _numbers_missing(body: str, question: str, cited: Sequence[Evidence]) -> list[str]:
     return unsupported_numbers(body, [question, *(passage.hit.chunk.text for passage in cited)])
+
+
+def quote_for(passage: Evidence, answer: str) -> str:
+    """The passage's unit that states the most of the answer's figures; its best unit when none does."""
+    figures = set(unsupported_numbers(answer, []))
+    best, count = passage.quote, 0
+    for unit in passage.units:
+        held = len(figures) - len(set(unsupported_numbers(answer, [unit])) & figures)
+        if held > count:
+            best, count = unit, held
+    return best

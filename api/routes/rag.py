@@ -1,4 +1,5 @@
-"""Grounded answers: query a collection, or ask an assistant (SSE streams send the citations first)."""
+"""Grounded answers: query a collection, or ask an assistant (SSE streams send the citations after
+the text)."""
 
 from __future__ import annotations
 
@@ -87,20 +88,21 @@ def find_assistant(assistants: dict[str, AssistantSpec], name: str) -> Assistant
 
 
 def _sse(answer: Answer, deltas: AsyncIterator[str], scope: Scope) -> StreamingResponse:
-    """citations, delta..., done, [DONE]; or citations, delta..., error, [DONE] (see guard_stream)."""
+    """delta..., citations, done, [DONE]; or delta..., error, [DONE] (see guard_stream). Each delta is checked
+    text; the citations (the passages the answer used, [k] = citations[k-1]) are known once it is written."""
 
     async def events() -> AsyncIterator[bytes]:
-        head = answer.as_dict()
+        async for delta in deltas:
+            yield sse.frame({"type": "delta", "content": delta})
+        tail = answer.as_dict()
         yield sse.frame(
             {
                 "type": "citations",
-                "found": head["found"],
-                "citations": head["citations"],
-                "session_id": head["session_id"],
+                "found": tail["found"],
+                "citations": tail["citations"],
+                "session_id": tail["session_id"],
             }
         )
-        async for delta in deltas:
-            yield sse.frame({"type": "delta", "content": delta})
         yield sse.frame({"type": "done", "answer": answer.answer, "usage": answer.usage})
         yield sse.DONE
 

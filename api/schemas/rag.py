@@ -77,7 +77,9 @@ class CitationOut(BaseModel):
     page: int | None
     chunk_id: str
     score: float
-    text: str
+    text: str = Field(description="The whole passage (chunk)")
+    section: str | None = Field(default=None, description="The passage's heading path, where it has one")
+    quote: str = Field(default="", description="The passage's sentence that bears most on the question")
 
 
 class AnswerOut(BaseModel):

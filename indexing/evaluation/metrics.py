@@ -28,6 +28,7 @@ from difflib import SequenceMatcher
 from typing import Literal
 
 from indexing.evaluation.dataset import ExpectedDocument, Question
+from indexing.grounding import DECLINES
 from indexing.numbers import CITATION_MARKER, contains_number_phrase, unsupported_numbers
 
 COPY_RUN_CHARS = 120
@@ -54,12 +55,7 @@ _PASSAGE_HEADER = re.compile(
     re.IGNORECASE,
 )
 _EMPHASIS = re.compile(r"[*_`#]+")
-# the answer says the documents do not have it, whatever the found flag says
-_DECLINES = re.compile(
-    r"do(?:es)? not (?:cover|contain|mention)|not (?:covered|mentioned) in|no information"
-    r"|내용이 없습니다|나와 있지 않|찾을 수 없|언급되어 있지 않|포함되어 있지 않",
-    re.IGNORECASE,
-)
+# the answer says the documents do not have it, whatever the found flag says: the answer gate's rule
 
 
 @dataclass(frozen=True)
@@ -166,7 +162,7 @@ def outcome(unanswerable: bool, found: bool) -> Outcome:
 
 def declines(answer: str) -> bool:
     """Whether the answer's text says the documents do not cover the question."""
-    return bool(_DECLINES.search(answer))
+    return bool(DECLINES.search(answer))
 
 
 def leaks(answer: str, citations: Sequence[Passage] = ()) -> list[str]:

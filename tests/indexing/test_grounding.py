@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from indexing.evidence import Evidence
-from indexing.grounding import AnswerGate
+from indexing.grounding import AnswerGate, quote_for
 from indexing.types import Chunk, ScoredChunk
 
 RENT = (
@@ -115,7 +115,7 @@ def test_a_copied_passage_header_is_removed():
 
 def test_an_answer_without_markers_or_figures_cites_the_first_passage():
     gate = run("체크카드가 신용카드보다 공제율이 높습니다.")
-    assert gate.text.endswith("[1]") and gate.order == [0]
+    assert gate.text == "체크카드가 신용카드보다 공제율이 높습니다 [1]." and gate.order == [0]
 
 
 def test_an_english_answer_may_restate_a_korean_amount():
@@ -125,3 +125,46 @@ def test_an_english_answer_may_restate_a_korean_amount():
     gate = AnswerGate(PASSAGES, "What is the rent credit rate?")
     assert gate.feed("Workers earning up to 56 million won get 17% [2]. ") + gate.close() == ""
     assert gate.failed is not None
+
+
+def test_a_figure_from_a_line_about_something_else_is_off_target():
+    # the regression of issue 10's evaluation: 유치원 → "50만원" (the school uniform line next to it)
+    text = (
+        "교육비 세액공제 > 교육비 대상별 한도\n- **취학 전 아동:** 1인당 연 **300만원**.\n"
+        "- 중·고등학생 교복 구입비(1인당 연 **50만원** 한도)"
+    )
+    chunk = Chunk(id="e", document_id="d", index=3, text=text, filename="guide.md")
+    units = tuple(text.split("\n")[1:])
+    passage = Evidence(ScoredChunk(chunk, 1.0), "교육비 대상별 한도", units, units[0], 1.0, focus=units[:1])
+    gate = AnswerGate([passage], "유치원에 다니는 아이의 교육비는 얼마까지 공제되나요?")
+    assert gate.feed("유치원 아이의 교육비는 1인당 50만원까지 공제됩니다 [1]. ") + gate.close() == ""
+    assert gate.failed == "off-target figures"
+    gate = AnswerGate([passage], "유치원에 다니는 아이의 교육비는 얼마까지 공제되나요?")
+    assert "300만원" in gate.feed("취학 전 아동은 1인당 연 300만원까지입니다 [1]. ") + gate.close()
+
+
+def test_the_models_own_refusal_fails_the_answer_as_declined():
+    gate = run("The provided documents do not cover this question.")
+    assert gate.text == "" and gate.failed == "declined"
+
+
+def test_a_citation_quotes_the_sentence_with_the_answers_figures():
+    text = "연차 > 부여\n- 입사 첫해: 최대 11일입니다.\n- 1년 근속 후: 연차 15일이 부여됩니다."
+    chunk = Chunk(id="l", document_id="d", index=0, text=text, filename="manual.md")
+    units = tuple(text.split("\n")[1:])
+    passage = Evidence(ScoredChunk(chunk, 1.0), "연차 > 부여", units, units[0], 1.0)
+    assert quote_for(passage, "1년이 지나면 연차는 15일입니다 [1].") == units[1]
+    assert quote_for(passage, "연차는 근속에 따라 다릅니다 [1].") == units[0]
+
+
+def test_a_figure_in_another_unit_is_unsupported():
+    # the regression of issue 10's evaluation: "5 weeks of paid parental leave" from "5 days for your wedding"
+    text = "Leave > Family events\n- Family event leave (paid): 5 days for your own wedding."
+    chunk = Chunk(id="w", document_id="d", index=0, text=text, filename="manual.md")
+    units = (text.split("\n")[1],)
+    passage = Evidence(ScoredChunk(chunk, 1.0), "Leave > Family events", units, units[0], 1.0)
+    gate = AnswerGate([passage], "How many weeks of parental leave?")
+    assert gate.feed("Hearth Labs gives 5 weeks of paid parental leave [1]. ") + gate.close() == ""
+    assert gate.failed is not None and "5 weeks" in gate.failed
+    gate = AnswerGate([passage], "How many days off for my wedding?")
+    assert "5 days" in gate.feed("You get 5 days for your own wedding [1]. ") + gate.close()

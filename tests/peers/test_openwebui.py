@@ -2,17 +2,20 @@
 with Hearth's /v1 as its only OpenAI connection, driven through Open WebUI's own HTTP API.
 
 Hearth's chat models and its RAG assistants (``assistant/<name>``) are Open WebUI models. An assistant's
-answer keeps Hearth's citations on the way through, streamed or not: the ``citations`` field and the numbered
-sources list at the end of the text (which is what Open WebUI's chat view shows). One Open WebUI serves the
-module.
+answer keeps Hearth's citations on the way through, streamed or not: the ``citations`` field and the sources
+list at the end of the text. In a chat, Open WebUI also stores them as the message's own sources (its source
+chips): Hearth's last stream chunk carries Open WebUI's ``source`` event (api/assistant_chat.py), with
+nothing to install in Open WebUI. One Open WebUI serves the module.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.assistant_chat import source_line
+from indexing.answers import Citation
 from inference import sse
+from inference.language import detect_language
 from tests.peers.conftest import peer_python, tail, wait_http
 from tests.peers.openwebui_settings import SHARED_ENV, VERSION
 from tests.support import OFFLINE_ENV, ServerProcess, free_port, stop_process
@@ -101,11 +107,8 @@ def hearth_models(hearth: ServerProcess) -> set[str]:
 
 
 def sources_list(citations: list[dict[str, Any]], heading: str) -> str:
-    """The numbered sources Hearth appends to an assistant's answer (api/assistant_chat.py)."""
-    lines = [
-        f"[{n}] {c['filename']}" + (f", p.{c['page']}" if c["page"] else "")
-        for n, c in enumerate(citations, 1)
-    ]
+    """The sources Hearth appends to an assistant's answer, one line per citation (api/assistant_chat.py)."""
+    lines = [source_line(Citation(index=n, **c)) for n, c in enumerate(citations, 1)]
     return f"\n\n{heading}\n" + "\n".join(lines)
 
 
@@ -158,20 +161,32 @@ def test_streamed_assistant_answer_through_openwebui_carries_citations(openwebui
     assert done, "the stream ends with [DONE]"
     assert not [chunk for chunk in chunks if "error" in chunk], chunks
 
-    # the citations come in the first chunk, beside the assistant's role
-    first = chunks[0]
-    assert first["choices"][0]["delta"]["role"] == "assistant"
-    assert first["found"] is True
-    citations = first["citations"]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    # the citations are known once the answer is written: they come in the last chunk, with its finish reason
+    last = chunks[-1]
+    assert last["choices"][0]["finish_reason"] == "stop" and last["found"] is True
+    assert not [chunk for chunk in chunks[:-1] if "citations" in chunk]
+    citations = last["citations"]
     assert citations and {c["filename"] for c in citations} <= {"manual-en.md", "manual-ko.md"}
     assert any("15일" in c["text"] for c in citations), citations
+    # beside them, Open WebUI's source event, one document per citation
+    assert last["event"]["type"] == "source"
+    assert [m["file"] for m in last["event"]["data"]["metadata"]] == [c["filename"] for c in citations]
 
     deltas = [chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks if chunk["choices"]]
-    assert sum(1 for delta in deltas if delta) > 2, "the answer arrives in pieces"
+    # the answer's checked sentences (indexing/grounding.py), then the sources with the finish reason
+    assert any(deltas[:-1]) and deltas[-1].startswith("\n\n"), deltas
     content = "".join(deltas)
-    # a Korean question: the sources list is headed 출처
-    assert content.endswith(sources_list(citations, "출처:")), content
-    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    # the sources list is headed in the answer's language (a Korean question's, when the answer says neither)
+    headed = {
+        h: sources_list(citations, h)
+        for h in ("출처:", "Sources:")
+        if content.endswith(sources_list(citations, h))
+    }
+    assert len(headed) == 1, content
+    ((heading, footer),) = headed.items()
+    language = detect_language(content.removesuffix(footer))
+    assert heading == ("Sources:" if language == "en" else "출처:"), content
 
 
 def test_openwebui_titles_chats_with_the_plain_chat_model(openwebui: OpenWebUI) -> None:
@@ -189,3 +204,69 @@ def test_openwebui_titles_chats_with_the_plain_chat_model(openwebui: OpenWebUI) 
     assert body["model"] == CHAT_MODEL, body
     assert "citations" not in body
     assert body["choices"][0]["message"]["content"].strip()
+
+
+def test_a_chat_with_an_assistant_stores_hearths_citations_as_its_sources(openwebui: OpenWebUI) -> None:
+    """What the chat view does: a new chat, its answer streamed into the stored message in the background.
+    The message gets Hearth's citations as Open WebUI's own sources (the chips under the answer, which its
+    [k] markers open), and the chat a title from the task model (`default`) in the question's language: the
+    old 0.5B `default` titled a 월세 question "Stock Trends", the first example of Open WebUI's title prompt.
+    """
+    question = "입사 1년이 지나면 연차휴가는 며칠인가요?"
+    user_id, answer_id = str(uuid.uuid4()), str(uuid.uuid4())
+    user_message = {
+        "id": user_id,
+        "parentId": None,
+        "childrenIds": [answer_id],
+        "role": "user",
+        "content": question,
+        "timestamp": int(time.time()),
+        "models": [ASSISTANT],
+    }
+    response = openwebui.http.post(
+        "/api/chat/completions",
+        json={
+            "model": ASSISTANT,
+            "stream": True,
+            "messages": [{"role": "user", "content": question}],
+            "parent_id": None,  # a new chat
+            "user_message": user_message,
+            "id": answer_id,
+            "session_id": "hearth-peers",  # with a chat: answered in the background, as the chat view is
+            "background_tasks": {"title_generation": True},
+        },
+    )
+    assert response.status_code == 200, f"{response.text}\n{tail(openwebui.log)}"
+    chat_id = response.json()["chat_id"]
+
+    deadline = time.monotonic() + 600
+    while True:
+        chat = openwebui.http.get(f"/api/v1/chats/{chat_id}").json()
+        message = chat["chat"]["history"]["messages"].get(answer_id) or {}
+        if message.get("done") and chat["title"] != "New Chat":
+            break
+        assert time.monotonic() < deadline, f"{chat}\n{tail(openwebui.log)}"
+        time.sleep(2)
+    assert not message.get("error"), message["error"]
+    assert "출처:" in message["content"] or "Sources:" in message["content"], message["content"]
+
+    # one source per citation, in marker order, named by file, page and heading, with the quoted sentence
+    documents = [
+        (meta, document)
+        for source in message.get("sources") or []
+        for meta, document in zip(source["metadata"], source["document"], strict=True)
+    ]
+    assert documents, f"no sources on the stored message: {message}"
+    assert len({meta["source"] for meta, _ in documents}) == len(documents), "one source per citation"
+    footer = message["content"].rsplit("\n\n", 1)[1].splitlines()[1:]
+    assert len(footer) == len(documents), (footer, documents)
+    for n, (meta, document) in enumerate(documents, 1):
+        assert meta["file"] in {"manual-en.md", "manual-ko.md"}
+        assert meta["name"].startswith(meta["file"]) and footer[n - 1].startswith(f"[{n}] {meta['name']}")
+        assert meta["quote"] and document.startswith(f"> {meta['quote']}")
+    assert any("15일" in document for _, document in documents), documents
+
+    # the title: Korean, like the question, or sharing one of its words
+    title = chat["title"]
+    words = set(re.findall(r"\w{2,}", question))
+    assert detect_language(title) == "ko" or words & set(re.findall(r"\w{2,}", title)), title
