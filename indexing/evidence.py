@@ -209,7 +209,9 @@ class EvidenceSelector:
         best = np.zeros(len(texts), dtype=np.float32)
         n = len(texts)
         for query in queries:
-            terms = set(self._sparse.terms(query))
+            # the question's own figures ("1인당", "총급여 5,000만원") are conditions, not what the answer
+            # sentence shares with it
+            terms = {term for term in self._sparse.terms(query) if not term.replace(".", "").isdigit()}
             if not terms:
                 continue
             weight = {term: math.log(1 + n / (0.5 + sum(term in u for u in unit_terms))) for term in terms}

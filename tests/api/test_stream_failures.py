@@ -177,12 +177,12 @@ def test_a_rag_answer_whose_backend_fails_mid_stream_ends_with_one_error_event(
 ) -> None:
     upstream.mode = mode
     events, lines = _events(server, path, {"question": QUESTION, "stream": True})
-    assert events[0]["type"] == "citations" and events[0]["found"] is True
     assert lines[-1] == "data: [DONE]"
     errors = [event for event in events if "error" in event]
-    assert errors == [events[-1]], events  # one error event, last; no "done" event
+    assert errors == [events[-1]], events  # one error event, last
     assert errors[0]["error"]["type"] == "server_error" and errors[0]["error"]["code"] == code
-    assert all(event.get("type") != "done" for event in events)
+    # only checked text went out before it (the gate holds an unfinished sentence), then no citations or done
+    assert all(event.get("type") == "delta" for event in events[:-1]), events
 
 
 def test_an_assistant_chat_completion_stream_ends_with_the_same_error_event(
