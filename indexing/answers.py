@@ -42,7 +42,7 @@ HISTORY_TOKENS = 600
 QUOTABLE_COVERAGE = 0.8
 REWRITE_TOKENS = 96
 # the model's own scaffolding, should it start writing it: nothing after these belongs to the answer
-STOP = ["\nQuestion:", "\n질문:", "\nRules:", "\nPassages:", "\n\n\n"]
+STOP = ["\nQuestion:", "\n질문:", "\nRules:", "\nPassages:"]  # OpenAI (and vLLM) take at most 4
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ from indexing.types import ScoredChunk
 LEXICAL_WEIGHT = 0.5
 DENSE_WEIGHT = 0.3  # the rest: the chunk's retrieval score, relative to the best chunk's
 DENSE_CHUNKS = 4
-FOCUS_UNITS = 3  # the best units overall: an answer's figures should come from one of them
 HEADING_WEIGHT = 0.5
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•·▪◦※○●■□▶]\s|\d{1,3}[.)]\s|\(\d{1,3}\)\s)")
 
@@ -55,7 +54,7 @@ class Evidence:
     units: tuple[str, ...]  # in document order
     quote: str  # the best-scoring unit: what a citation quotes
     score: float
-    focus: tuple[str, ...] = ()  # its units among the question's best few overall (FOCUS_UNITS)
+    focus: tuple[str, ...] = ()  # its units chosen for the question itself (not as a neighbour or header)
     coverage: float = 0.0  # the share of the question's terms the quote (or its heading) holds
 
     @property
@@ -173,12 +172,11 @@ class EvidenceSelector:
         chosen: dict[int, set[int]] = {}
         best: dict[int, tuple[float, int, float]] = {}
         focus: dict[int, list[str]] = {}
-        for rank, index in enumerate(order[: self._max_units]):
+        for index in order[: self._max_units]:
             c, u = flat[int(index)]
             if c not in chosen and len(chosen) >= self._max_passages:
                 continue
-            if rank < FOCUS_UNITS:
-                focus.setdefault(c, []).append(chunks[c][2][u].text)
+            focus.setdefault(c, []).append(chunks[c][2][u].text)
             units = chunks[c][2]
             picked = chosen.setdefault(c, set())
             # a sentence brings its neighbours (what "this" or "다만" refers to); a list item stands alone

@@ -13,8 +13,8 @@ checked sentences, so a streamed answer and a whole answer are the same text. Fo
   (a repeat ends the answer: the model is looping);
 * every number must appear in a passage the sentence cites (or, when it cites none, in one passage, which it
   then cites), or in the question, in the same unit ("5 days" does not support "5 weeks"); and at least one
-  of a sentence's figures must come from the question's best few evidence units (``Evidence.focus``), not
-  only from a neighbouring line about something else. The first sentence failing that fails the answer
+  of a sentence's figures must come from the units chosen for the question (``Evidence.focus``), not only
+  from a neighbouring line about something else. The first sentence failing that fails the answer
   (the caller retries, then quotes the evidence); a later one ends the answer before it.
 """
 
