@@ -1,8 +1,11 @@
-"""Grounded answers: question → (rewrite) → hybrid retrieval → prompt within budget → model → cited answer.
+"""Grounded answers: question → (rewrite) → hybrid retrieval → relevance and coverage rule → evidence
+sentences (:mod:`indexing.evidence`) → prompt within budget → model through the answer gate
+(:mod:`indexing.grounding`) → cited answer.
 
-When no retrieved passage clears the relevance rule (``Retriever.is_relevant``), the model is not asked at
-all: ``found`` is false, there are no citations and the answer is the fixed not-found sentence. Passages are
-numbered [1]..[n] in the prompt and ``citations[n-1]`` is passage [n].
+When no retrieved passage clears the relevance rule (``Retriever.is_relevant``, and the coverage check of the
+question's topic words), the model is not asked at all: ``found`` is false, there are no citations and the
+answer is the fixed not-found sentence. The gate renumbers the answer's markers so that ``[k]`` is
+``citations[k-1]`` and the citations are exactly the passages the answer used.
 
 With a cache, answers that do not depend on a stored conversation come from it (:mod:`indexing.answer_cache`);
 a hit still starts a new session and records its turn, as a fresh answer would.
@@ -320,11 +323,12 @@ class AnswerService:
                 search_query = f"{translated}\n{search_query}"
                 hits = await asyncio.to_thread(retriever.retrieve, record.store_name, search_query, k)
                 cross_lingual = False
-        log.debug(
-            "hits for %r: %s",
-            search_query,
-            [(hit.chunk.heading, round(hit.score, 3), hit.dense_score, hit.sparse_score) for hit in hits],
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "hits for %r: %s",
+                search_query,
+                [(hit.chunk.heading, round(hit.score, 3), hit.dense_score, hit.sparse_score) for hit in hits],
+            )
         if cross_lingual:
             # no shared words: the multilingual embedder decides alone, on its cross-lingual scale
             relevant = [
@@ -343,11 +347,12 @@ class AnswerService:
         embedder = self._embeddings.get(record.embedder)
         started = time.perf_counter()
         evidence = await asyncio.to_thread(self._selector.select, queries, relevant, embedder)
-        log.debug(
-            "evidence in %.2fs: %s",
-            time.perf_counter() - started,
-            [(passage.heading, passage.units) for passage in evidence],
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "evidence in %.2fs: %s",
+                time.perf_counter() - started,
+                [(passage.heading, passage.units) for passage in evidence],
+            )
         system_prompt = assistant.system_prompt if assistant else self._default_system_prompt()
         messages, passages = self._fill_prompt(
             system_prompt,
@@ -527,7 +532,7 @@ class AnswerService:
             if gate.failed == "declined":
                 break
             if attempt == 0:
-                messages = _retry_messages(messages, gate.failed, prepared.language)
+                messages = _retry_messages(messages, prepared.language)
         # no checked answer: quote the best evidence sentence where it plainly answers (it holds most of the
         # question's words, QUOTABLE_COVERAGE; or the question is in another language, where the bundled
         # models miss answers that are there and the relevance rule accepted the evidence); else refuse
@@ -587,9 +592,7 @@ def _passage_block(number: int, passage: Evidence) -> str:
     return f"[{number}]{heading}\n{passage.text}"
 
 
-def _retry_messages(
-    messages: list[dict[str, str]], failed: str | None, language: str
-) -> list[dict[str, str]]:
+def _retry_messages(messages: list[dict[str, str]], language: str) -> list[dict[str, str]]:
     if language == "ko":
         note = "위 문단에 적힌 숫자만 그대로 쓰고, 근거 문단 번호를 [n]으로 붙여 한두 문장으로 답하세요."
     else:
