@@ -212,6 +212,7 @@ async def build_container(settings: Settings, *, role: Role = "api") -> Containe
         upstream = UpstreamClient(
             request_timeout_s=gw.request_timeout_s,
             first_token_timeout_s=gw.first_token_timeout_s,
+            prompt_tokens_per_s=gw.prompt_tokens_per_s,
             connect_timeout_s=gw.connect_timeout_s,
             max_connections=gw.max_connections,
         )

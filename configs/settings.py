@@ -110,6 +110,9 @@ class GatewaySettings(BaseModel):
     default_model: str = "default"
     request_timeout_s: float = 300.0
     first_token_timeout_s: float = 30.0
+    # a long prompt takes time before its first token (the 1.5B reads about 30 tokens/s on a slow 2-core CPU):
+    # the first-token timeout grows by one second per this many prompt tokens (0: a fixed timeout)
+    prompt_tokens_per_s: float = Field(default=20.0, ge=0)
     connect_timeout_s: float = 5.0
     num_retries: int = 2
     cooldown_s: float = 30.0
@@ -224,7 +227,7 @@ class RetrievalSettings(BaseModel):
     coverage_dense_margin: float = Field(default=0.04, ge=0, le=0.5)
     max_missing_share: float = Field(default=0.5, gt=0, le=1)
     evidence_passages: int = Field(default=3, ge=1, le=10)
-    evidence_units: int = Field(default=6, ge=1, le=30)
+    evidence_units: int = Field(default=5, ge=1, le=30)
     answer_max_tokens: int = Field(default=200, ge=16, le=2048)
     unsupported_fallback: Literal["quote", "refuse"] = "quote"
     # the answer prompt (configs/prompts/rag_*.<version>.txt) of collections queried without an assistant

@@ -351,7 +351,7 @@ class AnswerService:
             log.debug(
                 "evidence in %.2fs: %s",
                 time.perf_counter() - started,
-                [(passage.heading, passage.units) for passage in evidence],
+                [(passage.heading, passage.units, passage.focus) for passage in evidence],
             )
         system_prompt = assistant.system_prompt if assistant else self._default_system_prompt()
         messages, passages = self._fill_prompt(
@@ -588,15 +588,25 @@ class AnswerService:
 
 
 def _passage_block(number: int, passage: Evidence) -> str:
-    heading = f" {passage.heading}" if passage.heading else ""
+    heading = f" {_short_heading(passage.heading)}" if passage.heading else ""
     return f"[{number}]{heading}\n{passage.text}"
+
+
+def _short_heading(heading: str) -> str:
+    """The last two levels of a heading path: the document's title, repeated over every passage, costs prompt
+    time and tells the model nothing about the passage."""
+    parts = [part.strip() for part in heading.split(" > ")]
+    return " > ".join(parts[-2:])
 
 
 def _retry_messages(messages: list[dict[str, str]], language: str) -> list[dict[str, str]]:
     if language == "ko":
-        note = "위 문단에 적힌 숫자만 그대로 쓰고, 근거 문단 번호를 [n]으로 붙여 한두 문장으로 답하세요."
+        note = "위 문단에 적힌 숫자만 그대로 쓰고, 근거 문단 번호를 [1]처럼 붙여 한두 문장으로 답하세요."
     else:
-        note = "Use only figures written in the passages above, exactly as written, and cite them as [n]."
+        note = (
+            "Use only figures written in the passages above, exactly as written, and cite each passage you "
+            "use, like [1]."
+        )
     last = dict(messages[-1])
     last["content"] = f"{last['content']}\n\n({note})"
     return [*messages[:-1], last]

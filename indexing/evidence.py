@@ -6,18 +6,21 @@ table rows and sentences (:func:`indexing.chunking.split_sentences`); the headin
 chunk is kept apart as the passage's heading. A unit scores by
 
 * lexical coverage: the share of the question's terms (the sparse encoder's terms, weighted by their rarity
-  among the candidate units) found in the unit or, at half weight, in its heading;
+  among the candidate units; the question's own figures at :data:`QUESTION_FIGURE_WEIGHT`) found in the unit
+  or, at half weight, in its heading;
 * dense similarity: the embedder's cosine between the question and the unit, rescaled to 0..1 over the
   candidates (e5's cosines sit close together), which carries paraphrases; only the units of the best
   :data:`DENSE_CHUNKS` chunks are embedded (a few dozen short texts: a few hundred milliseconds);
 * the chunk's own retrieval score, relative to the best chunk's.
 
-The best units are taken with their neighbours (a table row brings the table's header row), grouped by chunk,
-and the passages ordered by their best unit. Blocking (the caller runs it in a thread).
+The best units are taken with their context, grouped by chunk, and the passages ordered by their best unit:
+a sentence brings its neighbours, a table row the table's header row, a list item its short sibling items,
+and a sentence that announces a list ("다음 금액을 공제합니다.") the list. Blocking (run it in a thread).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -32,8 +35,13 @@ from indexing.types import ScoredChunk
 
 LEXICAL_WEIGHT = 0.5
 DENSE_WEIGHT = 0.3  # the rest: the chunk's retrieval score, relative to the best chunk's
-DENSE_CHUNKS = 4
+DENSE_CHUNKS = 6
 HEADING_WEIGHT = 0.5
+# the question's own figures ("70세", "1,000만원 초과") point at the line that states them, but they are often
+# conditions that worked examples repeat ("총급여 5,000만원이면"): they count at this share of their weight
+QUESTION_FIGURE_WEIGHT = 0.5
+# at most this many list items follow a sentence that introduces them ("다음 금액을 공제합니다:")
+LIST_ITEMS = 8
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•·▪◦※○●■□▶]\s|\d{1,3}[.)]\s|\(\d{1,3}\)\s)")
 
 
@@ -43,6 +51,7 @@ class Unit:
     line: int  # the line of the chunk it comes from (units of one line are neighbours)
     table_header: str | None = None  # for a table row: the table's header row
     whole: bool = False  # a list item or a table row: it stands alone, without its neighbours
+    lead_in: bool = False  # a sentence that introduces the list after it: it brings the list along
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,8 @@ class Evidence:
     units: tuple[str, ...]  # in document order
     quote: str  # the best-scoring unit: what a citation quotes
     score: float
-    focus: tuple[str, ...] = ()  # its units chosen for the question itself (not as a neighbour or header)
+    # its units chosen for the question itself, and the list items they bring (not neighbours or headers)
+    focus: tuple[str, ...] = ()
     coverage: float = 0.0  # the share of the question's terms the quote (or its heading) holds
 
     @property
@@ -90,7 +100,37 @@ def split_units(text: str, heading: str | None) -> tuple[str | None, list[Unit]]
             continue
         for sentence in split_sentences(line):
             units.append(Unit(sentence, number))
-    return heading, _merge_fragments(units)
+    return heading, _mark_lead_ins(_merge_fragments(units))
+
+
+_LEAD_IN = re.compile(
+    r"(?:[:：]|다음과 같습니다\.?|다음[^.]{0,40}니다\.?|following\W{0,2}|as follows\W{0,2})\s*$",
+    re.IGNORECASE,
+)
+
+
+SIBLING_CHARS = 90
+
+
+def _list_after(units: list[Unit], lead_in: int) -> list[int]:
+    items = range(lead_in + 1, min(len(units), lead_in + 1 + LIST_ITEMS))
+    return list(itertools.takewhile(lambda n: units[n].whole, items))
+
+
+def _sibling(other: Unit) -> bool:
+    return other.whole and other.table_header is None and len(other.text) <= SIBLING_CHARS
+
+
+def _mark_lead_ins(units: list[Unit]) -> list[Unit]:
+    """A sentence that ends by announcing what follows ("다음 금액을 공제합니다.", "as follows:"), right
+    before a list item, is a lead-in: choosing it chooses the list."""
+    marked = list(units)
+    for n, unit in enumerate(units[:-1]):
+        following = units[n + 1]
+        announces = following.whole and following.table_header is None and _LEAD_IN.search(unit.text)
+        if announces and not unit.whole:
+            marked[n] = Unit(unit.text, unit.line, unit.table_header, unit.whole, lead_in=True)
+    return marked
 
 
 def _logical_lines(lines: list[str]) -> list[str]:
@@ -182,6 +222,15 @@ class EvidenceSelector:
             # a sentence brings its neighbours (what "this" or "다만" refers to); a list item stands alone
             reach = 0 if units[u].whole else self._neighbours
             picked.update(range(max(0, u - reach), min(len(units), u + reach + 1)))
+            # the other answers the question may be after, as much in focus as the unit itself: a list item
+            # brings its short siblings ("1,000만원 이하분: 15%" needs "초과분: 30%"), a lead-in its list
+            alternatives: list[int] = []
+            if units[u].whole and units[u].table_header is None:
+                alternatives = [n for n in (u - 1, u + 1) if 0 <= n < len(units) and _sibling(units[n])]
+            if units[u].lead_in:
+                alternatives = _list_after(units, u)
+            picked.update(alternatives)
+            focus[c].extend(units[n].text for n in alternatives if units[n].text not in focus[c])
             header = units[u].table_header
             if header is not None:
                 picked.update(n for n, unit in enumerate(units) if unit.text == header)
@@ -207,12 +256,14 @@ class EvidenceSelector:
         best = np.zeros(len(texts), dtype=np.float32)
         n = len(texts)
         for query in queries:
-            # the question's own figures ("1인당", "총급여 5,000만원") are conditions, not what the answer
-            # sentence shares with it
-            terms = {term for term in self._sparse.terms(query) if not term.replace(".", "").isdigit()}
+            terms = set(self._sparse.terms(query))
             if not terms:
                 continue
-            weight = {term: math.log(1 + n / (0.5 + sum(term in u for u in unit_terms))) for term in terms}
+            weight = {
+                term: math.log(1 + n / (0.5 + sum(term in u for u in unit_terms)))
+                * (QUESTION_FIGURE_WEIGHT if term.replace(".", "").isdigit() else 1.0)
+                for term in terms
+            }
             total = sum(weight.values())
             for i, (unit, heading) in enumerate(zip(unit_terms, headings, strict=True)):
                 in_heading = heading_terms.get(heading, set())

@@ -6,7 +6,8 @@ checked sentences, so a streamed answer and a whole answer are the same text. Fo
 
 * scaffolding (``Question:``, ``Rules:``, ``출처:`` ...) ends the answer; a leading ``Answer:`` is dropped;
 * a sentence saying the documents do not cover the question ends the answer: as the first sentence it
-  fails the answer as ``declined`` (the caller decides what that means);
+  fails the answer as ``declined`` (the caller decides what that means); so does a sentence with a
+  template's placeholder in it ("The rate is [n].");
 * ``[n]`` markers must name a passage of the prompt; they are renumbered in order of first use, so that the
   answer's ``[k]`` is ``citations[k-1]`` and the citations are exactly the passages the answer used;
 * a sentence that is only markers, only a passage's heading, or a repeat of an earlier sentence is dropped
@@ -41,6 +42,8 @@ DECLINES = re.compile(
     r"|no information|내용이 없습니다|나와 있지 않|찾을 수 없|언급되어 있지 않|포함되어 있지 않|정보가 없",
     re.IGNORECASE,
 )
+# a template's placeholder copied into the answer ("The rate is [n]."): the sentence says nothing
+_PLACEHOLDER = re.compile(r"\[(?:n|k|x|number|숫자|번호)\]|\{[a-z_]+\}", re.IGNORECASE)
 _MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,，]\s*\d{1,2})*)\]")
 # a sentence ends at . ! ? 。 followed by space, or at a line break; markers right after it belong to it
 _BOUNDARY = re.compile(r"(?:(?<=[.!?。])[ \t]+|\n+)")
@@ -120,6 +123,8 @@ class AnswerGate:
             sentence = sentence[label.end() :].strip()
         if DECLINES.search(sentence):
             return self._stop("declined")
+        if _PLACEHOLDER.search(sentence):
+            return self._stop("placeholder")
         cited = self._cited(sentence)
         body = _MARKER.sub("", sentence).strip()
         key = _key(body)

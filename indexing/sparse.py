@@ -178,6 +178,12 @@ class SparseEncoder:
                 if len(run) > 1:
                     terms.append("".join(run))
                 run = []
+            if tag == "NR":
+                # ordinals and counts in words ("둘째", "셋째", "다섯") name list items; one-syllable numerals
+                # are mostly the units of figures ("70만원": 만)
+                if len(token.form) > 1:
+                    terms.append(token.form)
+                continue
             if not tag.startswith(_KEEP_TAGS):
                 continue
             if tag == "SL" or tag == "SN":

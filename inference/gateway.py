@@ -353,7 +353,9 @@ class ChatGateway:
         self, deployment: Deployment, request: ChatRequest, body: bytes
     ) -> UpstreamReply | UpstreamStream:
         if request.stream:
-            return await self._upstream.open_stream(deployment, "/chat/completions", body)
+            return await self._upstream.open_stream(
+                deployment, "/chat/completions", body, request.prompt_tokens
+            )
         return await self._upstream.post(deployment, "/chat/completions", body)
 
     def _record_failure(self, deployment: Deployment, group: str, exc: Exception) -> None:

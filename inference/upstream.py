@@ -110,10 +110,12 @@ class UpstreamClient:
         first_token_timeout_s: float,
         connect_timeout_s: float = 5.0,
         max_connections: int = 256,
+        prompt_tokens_per_s: float = 0.0,
     ) -> None:
         self._request_timeout = request_timeout_s
         self._connect_timeout = connect_timeout_s
         self._first_token_timeout = first_token_timeout_s
+        self._prompt_rate = prompt_tokens_per_s
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -154,13 +156,22 @@ class UpstreamClient:
             raise map_status_error(deployment, status, content)
         return UpstreamReply(status, content, deployment.id)
 
-    async def open_stream(self, deployment: Deployment, path: str, body: bytes) -> UpstreamStream:
+    def first_token_timeout(self, prompt_tokens: int = 0) -> float:
+        """The first-token timeout for a prompt of ``prompt_tokens``: an engine reads the prompt first."""
+        if self._prompt_rate <= 0:
+            return self._first_token_timeout
+        return self._first_token_timeout + prompt_tokens / self._prompt_rate
+
+    async def open_stream(
+        self, deployment: Deployment, path: str, body: bytes, prompt_tokens: int = 0
+    ) -> UpstreamStream:
         """Open the stream and wait for its first bytes; a silent upstream times out here, before any byte
         reaches the client, so the Router can still fail over."""
         url = f"{deployment.api_base}{path}"
         response: aiohttp.ClientResponse | None = None
+        limit = self.first_token_timeout(prompt_tokens)
         try:
-            async with asyncio.timeout(self._first_token_timeout):
+            async with asyncio.timeout(limit):
                 response = await self.session.post(
                     url,
                     data=body,
@@ -176,7 +187,7 @@ class UpstreamClient:
         except TimeoutError as exc:
             _close(response)
             raise litellm.Timeout(
-                message=f"{deployment.api_base} sent no first token within {self._first_token_timeout:g}s",
+                message=f"{deployment.api_base} sent no first token within {limit:.0f}s",
                 model=deployment.upstream_model,
                 llm_provider=deployment.provider,
             ) from exc

@@ -31,6 +31,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# the embedded default as shipped: the 1.5B serves `default` (the test profile runs the 0.5B only)
+LARGE = {"HEARTH_ENGINE__LARGE": "true"}
+
+
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
     env.update(OFFLINE_ENV)

@@ -6,14 +6,15 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.support import ServerProcess, start_server
+from tests.support import LARGE, ServerProcess, start_server
 
 
 @pytest.fixture(scope="session")
 def hearth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One real `hearth serve` for the session (test profile: embedded llama.cpp engine, SQLite, Redis)."""
+    """One real `hearth serve` for the session (test profile: embedded llama.cpp engines as shipped, the 1.5B
+    for `default` and the 0.5B for `fast`; SQLite, Redis)."""
     data_dir: Path = tmp_path_factory.mktemp("hearth-data")
-    server = start_server(data_dir)
+    server = start_server(data_dir, env=LARGE)
     yield server
     server.stop()
 

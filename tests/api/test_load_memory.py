@@ -17,25 +17,24 @@ import redis
 
 from bench.loadgen import build_request, rss_mb, run_load
 from tests.support import ROOT, ServerProcess, start_server
+from tests.workers.support import RedisProcess
 
 pytestmark = pytest.mark.slow
 
 KEY = "ld-load-key-1"
-REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_DB = 3  # in the tests' own redis-server (tests/conftest.py)
 # growth allowed over the second round: well under 4 KB per request
 MAX_GROWTH_MB = 8.0
 
 
 @pytest.fixture(scope="module", params=["cache-on", "cache-off"])
 def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, own_redis: RedisProcess
 ) -> Iterator[ServerProcess]:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).flushdb()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+    redis_url = own_redis.db(REDIS_DB)
+    redis.Redis.from_url(redis_url).flushdb()  # our own server: the other parameter's entries go
     env = {
-        "HEARTH_REDIS__URL": REDIS_URL,
+        "HEARTH_REDIS__URL": redis_url,
         "HEARTH_CACHE__ENABLED": "true" if request.param == "cache-on" else "false",
         "HEARTH_LIMITS__ENABLED": "false",
         "HEARTH_SERVER__LOG_LEVEL": "warning",
@@ -51,7 +50,6 @@ def server(
         http.post("/collections/manual/documents", files=files).raise_for_status()
     yield proc
     proc.stop()
-    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def requests_for(server: ServerProcess) -> list[tuple[str, bytes, int]]:

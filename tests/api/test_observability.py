@@ -4,7 +4,6 @@ real parts (Authenticator, RateLimiter and UsageCounters on Redis db 11, ErrorLo
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,10 +26,11 @@ from storage.error_log import ErrorLog
 from storage.rate_limits import RateLimiter
 from storage.redis_guard import RedisGuard
 from storage.usage import UsageCounters
+from tests.workers.support import RedisProcess
 from workers.job_metrics import record_job_duration
 from workers.queues import JobQueue
 
-URL = os.environ.get("HEARTH_TEST_LIMITS_REDIS", "redis://127.0.0.1:6379/11")
+REDIS_DB = 5  # in the tests' own redis-server (tests/conftest.py)
 USER, OTHER, ADMIN = "ua-key-0001", "ub-key-0002", "ad-key-0003"
 
 pytestmark = pytest.mark.anyio
@@ -47,16 +47,14 @@ class FakeRedisService:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    sync = redis.Redis.from_url(URL, socket_connect_timeout=1)
-    try:
-        sync.flushdb()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {URL}: {exc}")
+def app(tmp_path: Path, own_redis: RedisProcess) -> AsyncIterator[FastAPI]:
+    url = own_redis.db(REDIS_DB)
+    sync = redis.Redis.from_url(url, socket_connect_timeout=1)
+    sync.flushdb()  # our own server
     db = make_engine(f"sqlite:///{tmp_path / 'hearth.db'}")
     migrate(db)
     settings = load_settings(data_dir=str(tmp_path))
-    guard = RedisGuard("test", lambda: aioredis.Redis.from_url(URL, socket_timeout=1))
+    guard = RedisGuard("test", lambda: aioredis.Redis.from_url(url, socket_timeout=1))
     limits = LimitSettings(requests_per_minute=3, per_key={"env-ua-key": KeyLimit(rpm=0)})
     app = create_app(settings)
     app.state.container = SimpleNamespace(

@@ -17,7 +17,7 @@ from api.hearthignore import walk_documents
 from indexing.evaluation.metrics import Passage, leaks
 from indexing.numbers import contains_number_phrase, unsupported_numbers
 from inference import sse
-from tests.support import ROOT, ServerProcess, start_server
+from tests.support import LARGE, ROOT, ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +36,7 @@ def rag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
             "HEARTH_INGESTION__MAX_FILE_MB": "1",
             # every answer is written by the model here (tests/api/test_caching.py covers the cache)
             "HEARTH_CACHE__ENABLED": "false",
+            **LARGE,  # the answers of the default as shipped
         },
     )
     yield server

@@ -15,24 +15,22 @@ import pytest
 import redis
 
 from tests.support import ROOT, ServerProcess, start_server
+from tests.workers.support import RedisProcess
 
 pytestmark = pytest.mark.slow
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_DB = 1  # in the tests' own redis-server (tests/conftest.py)
 USER, ADMIN = "fz-user-key-1", "fz-admin-key-2"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).flushdb()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+def server(tmp_path_factory: pytest.TempPathFactory, own_redis: RedisProcess) -> Iterator[ServerProcess]:
+    redis_url = own_redis.db(REDIS_DB)
     base = tmp_path_factory.mktemp("fuzz")
     env = {
         "HEARTH_API_KEYS": USER,
         "HEARTH_AUTH__ADMIN_KEYS": ADMIN,
-        "HEARTH_REDIS__URL": REDIS_URL,
+        "HEARTH_REDIS__URL": redis_url,
         "HEARTH_GATEWAY__DEFAULT_MAX_TOKENS": "8",
         "HEARTH_GATEWAY__MAX_TOKENS_LIMIT": "16",
         # reports from the offline demo data: yfinance cannot reach the internet here
@@ -42,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = start_server(base / "data", api_key=USER, env=env)
     yield proc
     proc.stop()
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(redis_url).flushdb()  # our own server
 
 
 def api(server: ServerProcess, method: str, path: str, **kwargs: object) -> httpx.Response:

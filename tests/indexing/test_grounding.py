@@ -168,3 +168,9 @@ def test_a_figure_in_another_unit_is_unsupported():
     assert gate.failed is not None and "5 weeks" in gate.failed
     gate = AnswerGate([passage], "How many days off for my wedding?")
     assert "5 days" in gate.feed("You get 5 days for your own wedding [1]. ") + gate.close()
+
+
+def test_a_copied_placeholder_fails_the_answer():
+    """The 1.5B once wrote the prompt's "[n]" where the figure belonged: "The rate for rent is [n]"."""
+    gate = run("The tax credit rate for rent is [n] [1].")
+    assert gate.text == "" and gate.failed == "placeholder"

@@ -67,3 +67,10 @@ def test_concurrent_korean_encoding_is_safe(encoder: SparseEncoder) -> None:
     for thread in threads:
         thread.join()
     assert len(results) == 80 and all(r == expected for r in results)
+
+
+def test_ordinals_are_terms_but_figure_units_are_not(encoder: SparseEncoder) -> None:
+    """ "둘째" names a list item ("- 둘째: 연 50만원"); the "만" of "50만원" is part of a figure."""
+    terms = encoder.terms("- **둘째:** 연 **50만원**.")
+    assert "둘째" in terms and "만" not in terms
+    assert "둘째" in encoder.terms("올해 둘째 아이를 낳았는데 출산 세액공제는 얼마인가요?")

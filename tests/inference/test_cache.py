@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +19,11 @@ from inference.catalog import ModelCatalog, load_catalog
 from inference.chat_cache import StreamAssembler, chat_key, is_deterministic, replay_stream
 from tests.workers.support import RedisProcess
 
-LOCAL_REDIS = "redis://127.0.0.1:6379/12"
-
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The local Redis (db 12, flushed), else a redis-server of the test's own."""
-    client = redis.Redis.from_url(LOCAL_REDIS, socket_connect_timeout=1)
-    try:
-        client.ping()
-        client.flushdb()
-        yield LOCAL_REDIS
-        client.flushdb()
-        return
-    except redis.RedisError:
-        pass
-    finally:
-        client.close()
-    own = RedisProcess(tmp_path_factory.mktemp("redis"))
-    own.start()
-    yield own.url
-    own.kill()
+def redis_url(own_redis: RedisProcess) -> str:
+    """A database of the tests' own redis-server (tests/conftest.py)."""
+    return own_redis.db(4)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.peers.vllm_args import shared_args
-from tests.support import OFFLINE_ENV, ROOT, ServerProcess, free_port, start_server, stop_process
+from tests.support import LARGE, OFFLINE_ENV, ROOT, ServerProcess, free_port, start_server, stop_process
 
 PEERS = ROOT / ".venv-peers"
 VLLM_MODEL = ROOT / ".hearth-test" / "vllm-model"
@@ -170,7 +170,7 @@ def hearth_vllm(vllm: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> I
 def hearth_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """Hearth in the test profile (the embedded engine only), with the sample manual in ``manual`` for the
     ``manual-qa`` assistant: the server Open WebUI and the client libraries talk to."""
-    server = start_server(tmp_path_factory.mktemp("hearth-plain") / "data")
+    server = start_server(tmp_path_factory.mktemp("hearth-plain") / "data", env=LARGE)
     headers = {"authorization": f"Bearer {server.api_key}"}
     with httpx.Client(base_url=server.v1, headers=headers, timeout=600) as http:
         http.post("/collections", json={"name": "manual"}).raise_for_status()

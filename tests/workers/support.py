@@ -22,7 +22,10 @@ class RedisProcess:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.db(0)
+
+    def db(self, number: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{number}"
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
