@@ -11,7 +11,10 @@ chunk is kept apart as the passage's heading. A unit scores by
 * dense similarity: the embedder's cosine between the question and the unit, rescaled to 0..1 over the
   candidates (e5's cosines sit close together), which carries paraphrases; only the units of the best
   :data:`DENSE_CHUNKS` chunks are embedded (a few dozen short texts: a few hundred milliseconds);
-* the chunk's own retrieval score, relative to the best chunk's.
+* the chunk's own retrieval score, relative to the best chunk's;
+
+and a unit whose condition the question's own figures fail ("총급여 7,000만원 이하" for a question about
+8,000만원, :func:`indexing.numbers.conflicts`) scores :data:`CONFLICT_FACTOR` of that and brings no siblings.
 
 The best units are taken with their context, grouped by chunk, and the passages ordered by their best unit:
 a sentence brings its neighbours, a table row the table's header row, a list item its short sibling items,
@@ -30,6 +33,7 @@ import numpy as np
 
 from indexing.chunking import STRUCTURAL_LINE, split_sentences
 from indexing.embedders import Embedder
+from indexing.numbers import conflicts, stated_values
 from indexing.sparse import SparseEncoder
 from indexing.types import ScoredChunk
 
@@ -40,6 +44,8 @@ HEADING_WEIGHT = 0.5
 # the question's own figures ("70세", "1,000만원 초과") point at the line that states them, but they are often
 # conditions that worked examples repeat ("총급여 5,000만원이면"): they count at this share of their weight
 QUESTION_FIGURE_WEIGHT = 0.5
+# the score of a line whose condition the question's figures fail (numbers.conflicts)
+CONFLICT_FACTOR = 0.5
 # at most this many list items follow a sentence that introduces them ("다음 금액을 공제합니다:")
 LIST_ITEMS = 8
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•·▪◦※○●■□▶]\s|\d{1,3}[.)]\s|\(\d{1,3}\)\s)")
@@ -208,6 +214,13 @@ class EvidenceSelector:
         top = max(float(hit.score) for hit, _, _ in chunks) or 1.0
         prior = np.array([float(chunks[c][0].score) / top for c, _ in flat], dtype=np.float32)
         scores = LEXICAL_WEIGHT * lexical + DENSE_WEIGHT * dense + (1 - LEXICAL_WEIGHT - DENSE_WEIGHT) * prior
+        # a line whose condition the question's own figures fail ("총급여 7,000만원 이하" when the question
+        # says 8,000만원) is not the answer, however many words it shares with the question
+        values = stated_values(queries[0])
+        inapplicable = {i for i, text in enumerate(texts) if values and conflicts(values, text)}
+        for i in inapplicable:
+            scores[i] *= CONFLICT_FACTOR
+        applies = {(c, u) for i, (c, u) in enumerate(flat) if i not in inapplicable}
         order = np.argsort(-scores, kind="stable")
         chosen: dict[int, set[int]] = {}
         best: dict[int, tuple[float, int, float]] = {}
@@ -229,6 +242,7 @@ class EvidenceSelector:
                 alternatives = [n for n in (u - 1, u + 1) if 0 <= n < len(units) and _sibling(units[n])]
             if units[u].lead_in:
                 alternatives = _list_after(units, u)
+            alternatives = [n for n in alternatives if (c, n) in applies]
             picked.update(alternatives)
             focus[c].extend(units[n].text for n in alternatives if units[n].text not in focus[c])
             header = units[u].table_header

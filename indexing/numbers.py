@@ -11,6 +11,7 @@ and a range (``3~5%``), a fraction (``100/110``) or a time (``09:00``) is two nu
     numbers_in(text)                       -> ["1000", "17", ...]   the normalised numeric tokens
     contains_number_phrase(text, phrase)   -> bool   "1,000" is not found in "21,000" or "1,000,000"
     unsupported_numbers(answer, passages)  -> the answer's numbers that no passage states
+    conflicts(stated_values(question), text) -> bool   "7,000만원 이하" does not apply to "총급여 8,000만원"
 
 Everything here is pure and has no dependencies beyond the standard library.
 """
@@ -18,7 +19,7 @@ Everything here is pure and has no dependencies beyond the standard library.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -175,6 +176,113 @@ def unsupported_numbers(answer: str, passages: Iterable[str]) -> list[str]:
             continue
         missing.append(mention.token)
     return missing
+
+
+# -- conditions: "총급여 7,000만원 이하", "70세 이상", "over 10 million won" ---------------------------------
+
+_BOUND_AFTER = re.compile(
+    r"\s*(?:을|를|이|가|은|는)?\s*(이하|미만|초과|이상|까지|넘는|넘으면|넘게|넘은|넘어|or less|or below|"
+    r"or under|or more|or above)",
+    re.IGNORECASE,
+)
+_BOUND_BEFORE = re.compile(
+    r"(more than|over|above|exceeding|up to|at most|no more than|not more than|below|under|less than)\s+"
+    r"(?:₩|krw\s?)?$",
+    re.IGNORECASE,
+)
+_OPERATORS = {
+    "이하": "le", "까지": "le", "미만": "lt", "초과": "gt", "넘는": "gt", "넘으면": "gt", "넘게": "gt",
+    "넘은": "gt", "넘어": "gt", "이상": "ge", "or less": "le", "or below": "le", "or under": "le",
+    "or more": "ge", "or above": "ge", "more than": "gt", "over": "gt", "above": "gt", "exceeding": "gt",
+    "up to": "le", "at most": "le", "no more than": "le", "not more than": "le", "below": "lt",
+    "under": "lt", "less than": "lt",
+}  # fmt: skip
+# an age: "70세", "8살", "65 years old" (not 세액, 세금, 세율, 세법, 세대, 세무)
+_AGE_AFTER = re.compile(r"\s?(?:세|살)(?![액금율법대무])|\s?years? old", re.IGNORECASE)
+_STEP = Decimal("0.5")
+_CLAUSE = re.compile(r",(?!\d{3})|[;，；]")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A condition on a quantity: ``kind`` (``won``, ``age``) ``op`` (le, lt, ge, gt) ``value``."""
+
+    kind: str
+    op: str
+    value: Decimal
+
+    def holds(self, value: Decimal) -> bool:
+        return {
+            "le": value <= self.value,
+            "lt": value < self.value,
+            "ge": value >= self.value,
+            "gt": value > self.value,
+        }[self.op]
+
+
+def bounds_in(text: str) -> list[Bound]:
+    """The conditions ``text`` states on amounts of won and on ages ("5,000만원 초과 8,800만원 이하": two)."""
+    return [bound for bound, _ in _quantities(text) if bound is not None]
+
+
+def stated_values(text: str) -> list[tuple[str, Decimal]]:
+    """The amounts of won and the ages ``text`` (a question) states, as (kind, value): "총급여 8,000만원이면"
+    is 80,000,000 won; a bound says which side of its figure the value lies on ("1,000만원을 넘으면": just
+    over 10,000,000 won, "70세 넘은": over 70)."""
+    values = []
+    for bound, (kind, value) in _quantities(text):
+        if bound is not None and bound.op == "gt":
+            value += _STEP
+        elif bound is not None and bound.op == "lt":
+            value -= _STEP
+        values.append((kind, value))
+    return values
+
+
+def conflicts(values: Sequence[tuple[str, Decimal]], text: str) -> bool:
+    """Whether ``text`` applies to none of the stated values: with "총급여 8,000만원", the line "총급여
+    7,000만원 이하: 300만원" does not apply. The conditions of one clause hold together ("5,000만원 초과
+    8,800만원 이하"); clauses are alternatives ("7,000만원 이하는 300만원, 7,000만원 초과는 250만원"
+    applies)."""
+    bounded = 0
+    for clause in _CLAUSE.split(text):
+        bounds = bounds_in(clause)
+        if not bounds:
+            continue
+        bounded += 1
+        if not any(_fails(bound, values) for bound in bounds):
+            return False
+    return bounded > 0
+
+
+def _fails(bound: Bound, values: Sequence[tuple[str, Decimal]]) -> bool:
+    same = [value for kind, value in values if kind == bound.kind]
+    return bool(same) and not any(bound.holds(value) for value in same)
+
+
+def _quantities(text: str) -> list[tuple[Bound | None, tuple[str, Decimal]]]:
+    clean = LIST_MARKER.sub(_blank, CITATION_MARKER.sub(_blank, normalise_digits(text))).replace("*", " ")
+    found: list[tuple[Bound | None, tuple[str, Decimal]]] = []
+    seen: set[int] = set()
+    for mention in mentions(text):
+        if mention.end in seen:  # the parts of one amount ("1억 5천만원") share its end
+            continue
+        seen.add(mention.end)
+        end = mention.end
+        if _is_amount(mention):
+            kind = "won"
+        else:
+            age = _AGE_AFTER.match(clean, end)
+            if age is None:
+                continue
+            kind, end = "age", age.end()
+        after = _BOUND_AFTER.match(clean, end)
+        before = _BOUND_BEFORE.search(clean, max(0, mention.start - 20), mention.start)
+        word = after.group(1) if after else before.group(1) if before else None
+        op = _OPERATORS.get(word.lower()) if word else None
+        bound = Bound(kind, op, mention.value) if op else None
+        found.append((bound, (kind, mention.value)))
+    return found
 
 
 def _blank(match: re.Match[str]) -> str:

@@ -96,13 +96,17 @@ def test_a_chosen_lead_in_brings_its_list(embedder: E5Embedder) -> None:
 
 def test_a_list_item_brings_its_short_siblings(selector: EvidenceSelector, embedder: E5Embedder) -> None:
     text = _evidence_text(
-        selector,
-        embedder,
-        "기부금 합계가 1,000만원을 넘으면 넘는 부분의 세액공제율은 얼마인가요?",
-        DONATIONS,
-        CHILDBIRTH,
+        selector, embedder, "기부금 합계액 구간별 세액공제율은 얼마인가요?", DONATIONS, CHILDBIRTH
     )
     assert "30%" in text and "15%" in text
+
+
+def test_a_sibling_the_questions_figures_rule_out_stays_out(
+    selector: EvidenceSelector, embedder: E5Embedder
+) -> None:
+    question = "기부금 합계가 1,000만원을 넘으면 넘는 부분의 세액공제율은 얼마인가요?"
+    text = _evidence_text(selector, embedder, question, DONATIONS, CHILDBIRTH)
+    assert "30%" in text and "15%" not in text
 
 
 def test_the_questions_own_figures_point_at_their_line(
@@ -112,3 +116,17 @@ def test_the_questions_own_figures_point_at_their_line(
         selector, embedder, "70세 넘은 아버지를 부양하면 추가로 받는 공제는 얼마인가요?", EXTRA
     )
     assert "100만원" in text
+
+
+CARD_LIMITS = """## 신용카드 등 소득공제 한도
+공제 한도는 총급여에 따라 다릅니다.
+- **추가한도(총급여 7,000만원 이하):** 전통시장·대중교통 사용분은 연 **300만원**까지 추가로 공제합니다.
+- **추가한도(총급여 7,000만원 초과):** 전통시장·대중교통 사용분은 연 **200만원**까지 추가로 공제합니다.
+한도를 넘는 금액은 이월되지 않습니다."""
+
+
+def test_a_line_the_questions_figures_rule_out_gives_way(embedder: E5Embedder) -> None:
+    one = EvidenceSelector(SparseEncoder(), max_passages=1, max_units=1)
+    question = "총급여가 8,000만원이면 전통시장 사용분 추가한도는 얼마인가요?"
+    passages = one.select([question], _hits(CARD_LIMITS), embedder)
+    assert "200만원" in passages[0].quote and "300만원" not in passages[0].text

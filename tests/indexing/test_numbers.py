@@ -6,7 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from indexing.numbers import contains_number_phrase, mentions, numbers_in, unsupported_numbers
+from indexing.numbers import (
+    Bound,
+    bounds_in,
+    conflicts,
+    contains_number_phrase,
+    mentions,
+    numbers_in,
+    stated_values,
+    unsupported_numbers,
+)
 
 
 @pytest.mark.parametrize(
@@ -134,3 +143,41 @@ def test_the_same_amount_in_another_notation_is_supported() -> None:
 def test_citation_markers_and_repeats_are_not_reported() -> None:
     assert unsupported_numbers("See [4] and [5, 6]: 99%, 99%.", ["nothing"]) == ["99"]
     assert unsupported_numbers("no numbers [1]", []) == []
+
+
+# -- conditions ----------------------------------------------------------------------------------------------
+
+
+def test_bounds_read_korean_and_english_conditions_on_amounts_and_ages() -> None:
+    assert bounds_in("| 5,000만원 초과 8,800만원 이하 | 24% |") == [
+        Bound("won", "gt", Decimal(50_000_000)),
+        Bound("won", "le", Decimal(88_000_000)),
+    ]
+    assert bounds_in("- **경로우대자 공제:** 70세 이상인 기본공제대상자") == [Bound("age", "ge", Decimal(70))]
+    assert bounds_in("salary of 70 million won or less") == [Bound("won", "le", Decimal(70_000_000))]
+    assert bounds_in("over ₩1,000,000") == [Bound("won", "gt", Decimal(1_000_000))]
+    # a figure without a condition, and 세 that starts 세액 or 세율, are no bounds
+    assert bounds_in("연 **300만원**을 공제합니다. 5세액공제, 10세율") == []
+
+
+def test_a_question_states_values_on_the_side_of_its_condition() -> None:
+    assert stated_values("연봉(총급여)이 8,000만원이면 한도는?") == [("won", Decimal(80_000_000))]
+    over = stated_values("기부금 합계가 1,000만원을 넘으면 넘는 부분은?")
+    assert over[0][0] == "won" and over[0][1] > 10_000_000
+    assert stated_values("70세 넘은 아버지") == [("age", Decimal("70.5"))]
+
+
+def test_a_line_whose_condition_the_question_fails_does_not_apply() -> None:
+    salary = stated_values("총급여가 8,000만원이면 신용카드 공제 한도는 얼마인가요?")
+    assert conflicts(salary, "- 총급여 **7,000만원 이하**: 연 300만원")
+    assert not conflicts(salary, "- 총급여 **7,000만원 초과**: 연 250만원")
+    assert not conflicts(salary, "연 300만원을 공제합니다.")  # no condition: nothing to fail
+    # one clause's conditions hold together; clauses are alternatives
+    assert conflicts(salary, "| 8,800만원 초과 1억 5천만원 이하 | 35% |")
+    assert not conflicts(salary, "| 5,000만원 초과 8,800만원 이하 | 24% |")
+    assert not conflicts(
+        salary, "총급여 7,000만원 이하는 연 300만원, 총급여 7,000만원 초과는 연 250만원입니다."
+    )
+    # a question with no figure of that kind leaves every line applicable
+    assert not conflicts(stated_values("신용카드 공제 한도는?"), "- 총급여 7,000만원 이하: 연 300만원")
+    assert not conflicts(stated_values("70세 넘은 아버지"), "- 총급여 7,000만원 이하: 연 300만원")

@@ -80,6 +80,10 @@ def test_two_engines_each_on_its_own_port(monkeypatch: pytest.MonkeyPatch) -> No
     ]
     monkeypatch.setenv("HEARTH_PROFILES", "test")
     test = load_settings()
+    # the test profile runs the 0.5B only, on the port it has beside the 1.5B; tests of the default opt in
+    assert [port for *_, port in _engines(test)] == [8192]
+    monkeypatch.setenv("HEARTH_ENGINE__LARGE", "true")
+    test = load_settings()
     assert [port for *_, port in _engines(test)] == [8191, 8192]
     assert {one.n_ctx for one in test.engine.engines()} == {4096}
     assert test.engine.engines()[1].url == "http://127.0.0.1:8192/v1"
