@@ -2,15 +2,19 @@
 
 An answer depends on the collection's content (its id and ``content_version``, which every ingest and
 delete bumps: re-ingesting invalidates what was cached), the question, the conversation history passed in,
-``top_k``, the assistant's spec, the chat model and the retrieval settings. A request with a ``session_id``
-is never cached: its answer depends on the stored conversation, and each turn must be recorded. The entry
-holds the answer, ``found``, the citations, the usage and the search query; never a session id.
+``top_k``, the assistant's spec, the chat model, the retrieval settings and the code of the answer path
+(:data:`ANSWER_PATH`: an upgrade that changes how answers are made does not serve the old ones). A request
+with a ``session_id`` is never cached: its answer depends on the stored conversation, and each turn must be
+recorded. The entry holds the answer, ``found``, the citations, the usage and the search query; never a
+session id.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,6 +24,12 @@ from indexing.assistants import AssistantSpec
 from inference.cache import Cache, cache_key
 from inference.catalog import ModelCatalog
 from storage.collections import CollectionRecord
+
+# the modules whose code decides an answer's text: a digest of their source is part of every key
+_ANSWER_MODULES = ("answers", "evidence", "grounding", "numbers", "retrieval", "sparse", "chunking")
+ANSWER_PATH = hashlib.sha256(
+    b"".join((Path(__file__).parent / f"{name}.py").read_bytes() for name in _ANSWER_MODULES)
+).hexdigest()[:16]
 
 
 class AnswerCache:
@@ -48,6 +58,7 @@ class AnswerCache:
         upstreams = sorted(d.upstream_model for d in self._catalog.deployments_of(group))
         return cache_key(
             "rag",
+            ANSWER_PATH,
             record.id,
             record.content_version,
             record.embedder,

@@ -29,6 +29,7 @@ from indexing.collections import CollectionService, EmbedderMismatch
 from indexing.embedding_service import EmbeddingService
 from indexing.evidence import Evidence, EvidenceSelector
 from indexing.grounding import AnswerGate, quote_for
+from indexing.numbers import with_english_amounts
 from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
 from indexing.types import ScoredChunk
@@ -36,7 +37,7 @@ from indexing.vector_store import VectorStore
 from inference import sse
 from inference.cache import Cache
 from inference.gateway import ChatGateway
-from inference.language import detect_language
+from inference.language import detect_language, has_hangul
 from storage.collections import CollectionRecord, CollectionRepository
 
 log = logging.getLogger("hearth.answers")
@@ -426,7 +427,7 @@ class AnswerService:
         blocks: list[str] = []
         used: list[Evidence] = []
         for passage in evidence:
-            block = _passage_block(len(blocks) + 1, passage)
+            block = _passage_block(len(blocks) + 1, passage, language)
             size = self._gateway.count_tokens(group, block) + 2
             if size > budget:
                 break
@@ -434,7 +435,7 @@ class AnswerService:
             used.append(passage)
             budget -= size
         if not blocks and evidence:  # the best passage alone is too long: keep what fits
-            block = _passage_block(1, evidence[0])
+            block = _passage_block(1, evidence[0], language)
             keep = max(64, int(len(block) * budget / max(1, self._gateway.count_tokens(group, block))) - 8)
             blocks, used = [block[:keep]], [evidence[0]]
         return render("\n\n".join(blocks)), used
@@ -587,9 +588,14 @@ class AnswerService:
             )
 
 
-def _passage_block(number: int, passage: Evidence) -> str:
+def _passage_block(number: int, passage: Evidence, language: str) -> str:
+    """One passage of the prompt; for an English answer from a Korean passage its amounts also in plain won
+    ("50만원 (= 500,000 won)"), which the small models otherwise convert wrongly."""
     heading = f" {_short_heading(passage.heading)}" if passage.heading else ""
-    return f"[{number}]{heading}\n{passage.text}"
+    text = passage.text
+    if language != "ko" and has_hangul(text):
+        text = with_english_amounts(text)
+    return f"[{number}]{heading}\n{text}"
 
 
 def _short_heading(heading: str) -> str:

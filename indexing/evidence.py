@@ -14,7 +14,9 @@ chunk is kept apart as the passage's heading. A unit scores by
 * the chunk's own retrieval score, relative to the best chunk's;
 
 and a unit whose condition the question's own figures fail ("총급여 7,000만원 이하" for a question about
-8,000만원, :func:`indexing.numbers.conflicts`) scores :data:`CONFLICT_FACTOR` of that and brings no siblings.
+8,000만원, :func:`indexing.numbers.conflicts`) scores :data:`CONFLICT_FACTOR` of that and brings no
+siblings; a unit that states no figure of the kind the question asks for ("몇 %인가요?" and no rate,
+"한도는?" and no number: :func:`indexing.numbers.asked_figure`) scores :data:`NO_FIGURE_FACTOR` of it.
 
 The best units are taken with their context, grouped by chunk, and the passages ordered by their best unit:
 a sentence brings its neighbours, a table row the table's header row, a list item its short sibling items,
@@ -33,7 +35,14 @@ import numpy as np
 
 from indexing.chunking import STRUCTURAL_LINE, split_sentences
 from indexing.embedders import Embedder
-from indexing.numbers import conflicts, stated_values
+from indexing.numbers import (
+    asked_figure,
+    conflicts,
+    contains_number_phrase,
+    figure_phrases,
+    stated_values,
+    states_figure,
+)
 from indexing.sparse import SparseEncoder
 from indexing.types import ScoredChunk
 
@@ -46,6 +55,9 @@ HEADING_WEIGHT = 0.5
 QUESTION_FIGURE_WEIGHT = 0.5
 # the score of a line whose condition the question's figures fail (numbers.conflicts)
 CONFLICT_FACTOR = 0.5
+# the score of a line that states no figure of the kind the question asks for (a rate, a number): the
+# section's introduction shares the question's words, the line with the rate answers it
+NO_FIGURE_FACTOR = 0.6
 # at most this many list items follow a sentence that introduces them ("다음 금액을 공제합니다:")
 LIST_ITEMS = 8
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•·▪◦※○●■□▶]\s|\d{1,3}[.)]\s|\(\d{1,3}\)\s)")
@@ -221,6 +233,12 @@ class EvidenceSelector:
         for i in inapplicable:
             scores[i] *= CONFLICT_FACTOR
         applies = {(c, u) for i, (c, u) in enumerate(flat) if i not in inapplicable}
+        kinds = [kind for kind in map(asked_figure, queries) if kind]
+        if kinds:
+            kind = "rate" if "rate" in kinds else kinds[0]
+            for i, text in enumerate(texts):
+                if not states_figure(kind, text):
+                    scores[i] *= NO_FIGURE_FACTOR
         order = np.argsort(-scores, kind="stable")
         chosen: dict[int, set[int]] = {}
         best: dict[int, tuple[float, int, float]] = {}
@@ -270,21 +288,26 @@ class EvidenceSelector:
         best = np.zeros(len(texts), dtype=np.float32)
         n = len(texts)
         for query in queries:
-            terms = set(self._sparse.terms(query))
-            if not terms:
+            # the question's topic words; its figures count as figures with their unit ("70세" is not in
+            # "70만원"), not as the bare digits the tokenizer makes of them
+            terms = self._sparse.topic_terms(query)
+            stated = [
+                [contains_number_phrase(text, phrase) for text in texts] for phrase in figure_phrases(query)
+            ]
+            if not terms and not stated:
                 continue
-            weight = {
-                term: math.log(1 + n / (0.5 + sum(term in u for u in unit_terms)))
-                * (QUESTION_FIGURE_WEIGHT if term.replace(".", "").isdigit() else 1.0)
-                for term in terms
-            }
-            total = sum(weight.values())
+            weight = {term: math.log(1 + n / (0.5 + sum(term in u for u in unit_terms))) for term in terms}
+            figure_weight = [
+                QUESTION_FIGURE_WEIGHT * math.log(1 + n / (0.5 + sum(found))) for found in stated
+            ]
+            total = sum(weight.values()) + sum(figure_weight)
             for i, (unit, heading) in enumerate(zip(unit_terms, headings, strict=True)):
                 in_heading = heading_terms.get(heading, set())
                 got = sum(
                     w if term in unit else HEADING_WEIGHT * w if term in in_heading else 0.0
                     for term, w in weight.items()
                 )
+                got += sum(w for w, found in zip(figure_weight, stated, strict=True) if found[i])
                 best[i] = max(best[i], got / total)
         return best
 

@@ -13,7 +13,8 @@ checked sentences, so a streamed answer and a whole answer are the same text. Fo
 * a sentence that is only markers, only a passage's heading, or a repeat of an earlier sentence is dropped
   (a repeat ends the answer: the model is looping);
 * every number must appear in a passage the sentence cites (or, when it cites none, in one passage, which it
-  then cites), or in the question, in the same unit ("5 days" does not support "5 weeks"); and at least one
+  then cites), or in the question, in the same unit ("5 days" does not support "5 weeks"; nor does 90만원
+  "900,000 yuan"); and at least one
   of a sentence's figures must come from the units chosen for the question (``Evidence.focus``), not only
   from a neighbouring line about something else. The first sentence failing that fails the answer
   (the caller retries, then quotes the evidence); a later one ends the answer before it.
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from indexing.evidence import Evidence
-from indexing.numbers import contains_number_phrase, unsupported_numbers
+from indexing.numbers import contains_number_phrase, foreign_currency_figures, unsupported_numbers
 
 MAX_SENTENCES = 4
 
@@ -140,6 +141,7 @@ class AnswerGate:
         if support:
             return self._stop(f"unsupported numbers: {', '.join(support)}")
         wrong_units = _unit_mismatches(body, self.question, [self.passages[i] for i in cited])
+        wrong_units += foreign_currency_figures(body)
         if wrong_units:
             return self._stop(f"figures in another unit: {', '.join(wrong_units)}")
         if self._off_target(body):

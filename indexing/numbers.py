@@ -12,6 +12,8 @@ and a range (``3~5%``), a fraction (``100/110``) or a time (``09:00``) is two nu
     contains_number_phrase(text, phrase)   -> bool   "1,000" is not found in "21,000" or "1,000,000"
     unsupported_numbers(answer, passages)  -> the answer's numbers that no passage states
     conflicts(stated_values(question), text) -> bool   "7,000만원 이하" does not apply to "총급여 8,000만원"
+    asked_figure(question), states_figure(kind, text)  "몇 %인가요?" asks a rate, which "공제율 30%" states
+    with_english_amounts(text)             "연 50만원" -> "연 50만원 (= 500,000 won)"
 
 Everything here is pure and has no dependencies beyond the standard library.
 """
@@ -283,6 +285,108 @@ def _quantities(text: str) -> list[tuple[Bound | None, tuple[str, Decimal]]]:
         bound = Bound(kind, op, mention.value) if op else None
         found.append((bound, (kind, mention.value)))
     return found
+
+
+# -- amounts for a reader of English: "50만원" also as "500,000 won" -----------------------------------------
+
+_KOREAN_MAGNITUDE = re.compile(r"[천백십만억조]")
+_OTHER_CURRENCY = re.compile(
+    r"\s?(?:yuan|dollars?|usd|euros?|eur|yen|jpy|cny|rmb|pounds?|gbp|위안|달러|유로)\b", re.IGNORECASE
+)
+
+
+def with_english_amounts(text: str) -> str:
+    """``text`` with each amount of won written with Korean magnitudes followed by its plain value: "연
+    50만원" becomes "연 50만원 (= 500,000 won)". A small model answering in English converts 만 wrongly
+    (50만원 as "50,000"); given the plain figure it copies it."""
+    groups: dict[int, NumberMention] = {}
+    for mention in mentions(text):
+        if mention.won:
+            groups.setdefault(mention.end, mention)
+    clean = normalise_digits(text)
+    out = text
+    for end, mention in sorted(groups.items(), reverse=True):
+        start = min(m.start for m in mentions(text) if m.end == end)
+        if not _KOREAN_MAGNITUDE.search(clean[start:end]):
+            continue
+        value = mention.value
+        plain = f"{int(value):,}" if value == value.to_integral_value() else f"{value:,}"
+        out = f"{out[:end]} (= {plain} won){out[end:]}"
+    return out
+
+
+def foreign_currency_figures(answer: str) -> list[str]:
+    """The figures of ``answer`` given in a currency other than won ("900,000 yuan", "$500"): Hearth's
+    documents state won, and the same digits in another currency are another amount."""
+    clean = normalise_digits(answer)
+    found = []
+    for mention in mentions(answer):
+        after = _OTHER_CURRENCY.match(clean, mention.end)
+        before = clean[max(0, mention.start - 1) : mention.start] in ("$", "€", "¥", "£")
+        if after or before:
+            found.append(clean[mention.start : after.end() if after else mention.end].strip())
+    return found
+
+
+# -- a question's figures as phrases: "70세", "8,000만원", "12%" ---------------------------------------------
+
+_FIGURE_UNIT_AFTER = re.compile(
+    r"\s?(?:%|퍼센트|세|살|년|개월|월|일|명|회|시간|분|주|percent\b|years?\b|months?\b|weeks?\b|days?\b|"
+    r"hours?\b)",
+    re.IGNORECASE,
+)
+
+
+def figure_phrases(text: str) -> list[str]:
+    """Each figure of ``text`` with its unit, as :func:`contains_number_phrase` takes it: "70세 넘은 아버지"
+    gives "70세", which "70만원" does not contain; "1억 5천만원" is one phrase."""
+    clean = normalise_digits(text)
+    starts: dict[int, int] = {}
+    for mention in mentions(text):
+        starts[mention.end] = min(starts.get(mention.end, mention.start), mention.start)
+    phrases = []
+    for end, start in starts.items():
+        unit = _FIGURE_UNIT_AFTER.match(clean, end)
+        phrase = clean[start : unit.end() if unit else end].strip()
+        if phrase not in phrases:
+            phrases.append(phrase)
+    return phrases
+
+
+# -- what a question asks for: a rate, or some figure ------------------------------------------------------
+
+# "몇 %", "공제율은", "세율", "할인률", "what rate", "percentage" (not 법률, 규율, 자율, 효율)
+_ASKS_RATE = re.compile(
+    r"몇\s*(?:%|퍼센트|프로)|(?![법규자효선운])[가-힣][율률]"
+    r"(?:은|는|이|가|을|를|로|과|와|도|의)?(?=[\s?.!]|$)|비율|퍼센트|%|\bpercent(?:age)?\b|\brates?\b",
+    re.IGNORECASE,
+)
+# "몇 일", "얼마", "한도", "언제", "how much", "limit", "deadline": the answer is a figure (an amount, a
+# count, a period, a date)
+_ASKS_FIGURE = re.compile(
+    r"몇|며칠|얼마|한도|금액|기한|기간|언제|\bhow (?:much|many|long|old)\b|"
+    r"\b(?:limit|amount|cap|maximum|minimum|deadline|when)\b",
+    re.IGNORECASE,
+)
+_STATES_RATE = re.compile(r"\d\s?(?:%|퍼센트|percent\b)", re.IGNORECASE)
+
+
+def asked_figure(question: str) -> str | None:
+    """What kind of figure ``question`` asks for: ``"rate"`` ("체크카드 공제율은 몇 %인가요?"),
+    ``"figure"`` (an amount, a count, a period or a date: "한도는 얼마인가요?", "how many days"), or None."""
+    question = normalise_digits(question)
+    if _ASKS_RATE.search(question):
+        return "rate"
+    if _ASKS_FIGURE.search(question):
+        return "figure"
+    return None
+
+
+def states_figure(kind: str, text: str) -> bool:
+    """Whether ``text`` states a figure of the kind :func:`asked_figure` found: a rate, or any number."""
+    if kind == "rate":
+        return bool(_STATES_RATE.search(normalise_digits(text)))
+    return bool(mentions(text))
 
 
 def _blank(match: re.Match[str]) -> str:

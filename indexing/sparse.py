@@ -147,6 +147,21 @@ class SparseEncoder:
                 terms.update(self._latin_terms(_WORD.findall(token.form)))
         return terms - _QUESTION_WORDS
 
+    def topic_terms(self, text: str) -> set[str]:
+        """The terms of ``text`` (a question) that say what it asks about, for weighing a passage's sentences:
+        :meth:`terms` without numbers (figures are matched with their unit), without Korean question words
+        (얼마, 몇) and without the one-syllable verb stems and units Kiwi splits off (받, 넘, 세); compounds
+        (직불카드, 소득공제) and ordinals (둘째) stay."""
+        terms = {term for term in self.terms(text) if not term.replace(".", "").isdigit()}
+        if not has_hangul(text):
+            return terms
+        content = self.content_terms(text)
+        return {
+            term
+            for term in terms
+            if term not in _QUESTION_WORDS and (len(term) > 1 or term in content or not has_hangul(term))
+        }
+
     def load(self) -> None:
         """Load the Kiwi model now instead of on the first Korean text."""
         self._kiwi_instance()

@@ -130,3 +130,19 @@ def test_a_line_the_questions_figures_rule_out_gives_way(embedder: E5Embedder) -
     question = "총급여가 8,000만원이면 전통시장 사용분 추가한도는 얼마인가요?"
     passages = one.select([question], _hits(CARD_LIMITS), embedder)
     assert "200만원" in passages[0].quote and "300만원" not in passages[0].text
+
+
+CARDS = """## 신용카드 등 소득공제
+신용카드 등 사용금액 소득공제는 본인과 가족이 쓴 신용카드, 체크카드, 현금영수증 사용액 가운데 일정 금액을 넘는
+부분을 소득에서 공제하는 제도입니다. 근거는 「조세특례제한법」입니다.
+### 결제 수단별 공제율
+- **신용카드 사용분:** 공제율 **15%**.
+- **직불카드·체크카드·선불카드 사용분과 현금영수증:** 공제율 **30%**.
+- **전통시장 사용분:** 공제율 **40%**."""
+
+
+def test_a_line_that_states_what_the_question_asks_for_beats_the_introduction(embedder: E5Embedder) -> None:
+    """The introduction shares the question's words ("소득공제", "체크카드") but states no rate."""
+    one = EvidenceSelector(SparseEncoder(), max_passages=1, max_units=1)
+    passages = one.select(["체크카드 사용분의 소득공제율은 몇 %인가요?"], _hits(CARDS), embedder)
+    assert "30%" in passages[0].quote

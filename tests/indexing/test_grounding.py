@@ -125,6 +125,10 @@ def test_an_english_answer_may_restate_a_korean_amount():
     gate = AnswerGate(PASSAGES, "What is the rent credit rate?")
     assert gate.feed("Workers earning up to 56 million won get 17% [2]. ") + gate.close() == ""
     assert gate.failed is not None
+    # the same digits in another currency are another amount
+    gate = AnswerGate(PASSAGES, "What is the rent credit rate?")
+    assert gate.feed("Workers earning up to 55 million yuan get 17% [2]. ") + gate.close() == ""
+    assert gate.failed is not None and "yuan" in gate.failed
 
 
 def test_a_figure_from_a_line_about_something_else_is_off_target():

@@ -8,13 +8,18 @@ import pytest
 
 from indexing.numbers import (
     Bound,
+    asked_figure,
     bounds_in,
     conflicts,
     contains_number_phrase,
+    figure_phrases,
+    foreign_currency_figures,
     mentions,
     numbers_in,
     stated_values,
+    states_figure,
     unsupported_numbers,
+    with_english_amounts,
 )
 
 
@@ -181,3 +186,59 @@ def test_a_line_whose_condition_the_question_fails_does_not_apply() -> None:
     # a question with no figure of that kind leaves every line applicable
     assert not conflicts(stated_values("신용카드 공제 한도는?"), "- 총급여 7,000만원 이하: 연 300만원")
     assert not conflicts(stated_values("70세 넘은 아버지"), "- 총급여 7,000만원 이하: 연 300만원")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("체크카드 사용분의 소득공제율은 몇 %인가요?", "rate"),
+        ("과세표준 5,000만원의 세율은?", "rate"),
+        ("What rate applies to debit card spending?", "rate"),
+        ("월세액 세액공제 한도는 얼마인가요?", "figure"),
+        ("연차는 며칠인가요? 몇 일 쉬나요?", "figure"),
+        ("How many days of annual leave do I get?", "figure"),
+        ("What is the yearly limit for glasses?", "figure"),
+        ("연말정산 서류는 어디에 제출하나요?", None),
+        ("관련 법률은 무엇인가요?", None),  # 법률 is a law, not a rate
+        ("Who approves remote work?", None),
+    ],
+)
+def test_a_question_asks_for_a_rate_a_figure_or_neither(question: str, kind: str | None) -> None:
+    assert asked_figure(question) == kind
+
+
+def test_a_line_states_a_rate_or_a_figure() -> None:
+    assert states_figure("rate", "- **체크카드 사용분:** 공제율 **30%**.")
+    assert states_figure("rate", "the rate is 15 percent")
+    assert not states_figure("rate", "총급여 5,000만원 이하인 근로자")
+    assert states_figure("figure", "총급여 5,000만원 이하인 근로자")
+    assert not states_figure("figure", "신용카드, 체크카드, 현금영수증 사용액 가운데 일정 금액을 넘는 부분")
+    assert not states_figure("figure", "1. 서류를 제출합니다.")  # list numbering states nothing
+
+
+def test_a_questions_figures_keep_their_unit() -> None:
+    assert figure_phrases("70세 넘은 아버지, 총급여 8,000만원이면 12%?") == ["70세", "8,000만원", "12%"]
+    assert figure_phrases("1억 5천만원 초과") == ["1억 5천만원"]
+    assert figure_phrases("after 3 years of service") == ["3 years"]
+    # "70세" is not found in a line about 70만원
+    assert not contains_number_phrase("출산 세액공제로 70만원을 받습니다", figure_phrases("70세 이상")[0])
+
+
+def test_korean_amounts_get_their_plain_value_for_an_english_answer() -> None:
+    text = "1인당 연 **50만원** 한도, 총급여 5,500만원 이하, 1억 5천만원 초과, 90,909원, 30%"
+    assert with_english_amounts(text) == (
+        "1인당 연 **50만원 (= 500,000 won)** 한도, 총급여 5,500만원 (= 55,000,000 won) 이하, "
+        "1억 5천만원 (= 150,000,000 won) 초과, 90,909원, 30%"
+    )
+    assert with_english_amounts("37.5만원") == "37.5만원 (= 375,000 won)"
+    # what it adds is the same amount: every figure stays supported by the original
+    assert not unsupported_numbers(with_english_amounts(text), [text])
+
+
+def test_figures_in_another_currency_are_found() -> None:
+    assert foreign_currency_figures("up to 900,000 yuan a year, or $500, or 50 dollars") == [
+        "900,000 yuan",
+        "500",
+        "50 dollars",
+    ]
+    assert foreign_currency_figures("up to 500,000 won (50만원), 17%") == []

@@ -74,3 +74,14 @@ def test_ordinals_are_terms_but_figure_units_are_not(encoder: SparseEncoder) -> 
     terms = encoder.terms("- **둘째:** 연 **50만원**.")
     assert "둘째" in terms and "만" not in terms
     assert "둘째" in encoder.terms("올해 둘째 아이를 낳았는데 출산 세액공제는 얼마인가요?")
+
+
+def test_topic_terms_leave_out_question_words_verb_stems_and_numbers(encoder: SparseEncoder) -> None:
+    topic = encoder.topic_terms("70세 넘은 아버지를 부양하면 추가로 받는 공제는 얼마인가요?")
+    assert {"아버지", "부양", "추가", "공제"} <= topic
+    assert not topic & {"70", "세", "넘", "받", "얼마"}
+    # compounds and ordinals stay: they name what the question is about
+    assert {"현금영수증", "소득공제"} <= encoder.topic_terms("현금영수증의 소득공제율은 몇 %인가요?")
+    assert "둘째" in encoder.topic_terms("둘째 아이를 낳으면 출산 세액공제는 얼마인가요?")
+    # English keeps its stems (stopwords are already out); numbers go
+    assert encoder.topic_terms("Leave after 3 years?") == {"leav", "year"}
