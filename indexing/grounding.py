@@ -27,7 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from indexing.evidence import Evidence
-from indexing.numbers import contains_number_phrase, foreign_currency_figures, unsupported_numbers
+from indexing.numbers import (
+    contains_number_phrase,
+    foreign_currency_figures,
+    numbers_in,
+    unsupported_numbers,
+)
 
 MAX_SENTENCES = 4
 
@@ -141,7 +146,7 @@ class AnswerGate:
         if support:
             return self._stop(f"unsupported numbers: {', '.join(support)}")
         wrong_units = _unit_mismatches(body, self.question, [self.passages[i] for i in cited])
-        wrong_units += foreign_currency_figures(body)
+        wrong_units += _foreign_currency(body, [self.passages[i] for i in cited])
         if wrong_units:
             return self._stop(f"figures in another unit: {', '.join(wrong_units)}")
         if self._off_target(body):
@@ -232,6 +237,18 @@ def _unit_mismatches(body: str, question: str, cited: Sequence[Evidence]) -> lis
         for match in _FIGURE_UNIT.finditer(body)
         if not any(contains_number_phrase(source, match.group()) for source in sources)
     ]
+
+
+def _foreign_currency(body: str, cited: Sequence[Evidence]) -> list[str]:
+    """The answer's figures in a currency other than won that no cited passage states in such a currency
+    ("900,000 yuan" from "90만원"; "US$220" from "US$220" is fine)."""
+    stated = {
+        number
+        for passage in cited
+        for figure in foreign_currency_figures(passage.hit.chunk.text)
+        for number in numbers_in(figure)
+    }
+    return [figure for figure in foreign_currency_figures(body) if not set(numbers_in(figure)) <= stated]
 
 
 def _numbers_missing(body: str, question: str, cited: Sequence[Evidence]) -> list[str]:

@@ -129,6 +129,13 @@ def test_an_english_answer_may_restate_a_korean_amount():
     gate = AnswerGate(PASSAGES, "What is the rent credit rate?")
     assert gate.feed("Workers earning up to 55 million yuan get 17% [2]. ") + gate.close() == ""
     assert gate.failed is not None and "yuan" in gate.failed
+    # a passage that states dollars supports them
+    text = "Travel > Hotels\nHotels abroad: up to US$220 per night."
+    chunk = Chunk(id="h", document_id="d", index=0, text=text, filename="manual.md")
+    units = (text.split("\n")[1],)
+    hotel = Evidence(ScoredChunk(chunk, 1.0), "Travel > Hotels", units, units[0], 1.0, units)
+    gate = AnswerGate([hotel], "What is the most the company pays for a hotel night abroad?")
+    assert "US$220" in gate.feed("The company pays up to US$220 per night [1]. ") + gate.close()
 
 
 def test_a_figure_from_a_line_about_something_else_is_off_target():
