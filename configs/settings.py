@@ -228,6 +228,8 @@ class RetrievalSettings(BaseModel):
     max_missing_share: float = Field(default=0.5, gt=0, le=1)
     evidence_passages: int = Field(default=3, ge=1, le=10)
     evidence_units: int = Field(default=5, ge=1, le=30)
+    # the passages in the prompt from the least relevant to the best, which stands right before the question
+    best_evidence_last: bool = True
     answer_max_tokens: int = Field(default=200, ge=16, le=2048)
     unsupported_fallback: Literal["quote", "refuse"] = "quote"
     # the answer prompt (configs/prompts/rag_*.<version>.txt) of collections queried without an assistant

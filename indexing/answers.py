@@ -438,6 +438,10 @@ class AnswerService:
             block = _passage_block(1, evidence[0], language)
             keep = max(64, int(len(block) * budget / max(1, self._gateway.count_tokens(group, block))) - 8)
             blocks, used = [block[:keep]], [evidence[0]]
+        if self._settings.best_evidence_last:
+            # the small models copy from the passage nearest the question: the best one goes there ([1] still
+            # names it, and the passages keep their order for the gate and the quote)
+            blocks.reverse()
         return render("\n\n".join(blocks)), used
 
     async def _translate(self, question: str, language: str) -> tuple[str, dict[str, int]]:
