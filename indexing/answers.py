@@ -534,6 +534,7 @@ class AnswerService:
                 prepared.cited = [prepared.hits[i] for i in gate.order]
                 return
             log.info("answer attempt %d rejected: %s", attempt + 1, gate.failed or "empty")
+            log.debug("rejected sentence: %r", gate.rejected)
             if gate.failed == "declined":
                 break
             if attempt == 0:

@@ -53,6 +53,8 @@ _PLACEHOLDER = re.compile(r"\[(?:n|k|x|number|숫자|번호)\]|\{[a-z_]+\}", re.
 _MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,，]\s*\d{1,2})*)\]")
 # a sentence ends at . ! ? 。 followed by space, or at a line break; markers right after it belong to it
 _BOUNDARY = re.compile(r"(?:(?<=[.!?。])[ \t]+|\n+)")
+# a numbering's period at the start of a line or a heading part ("> 3."), which ends no sentence
+_NUMBERING = re.compile(r"(?:^|[\n>])[ \t*]*(?:\[\d{1,2}\][ \t]*)?\d{1,2}\.$")
 _TRAILING_MARKERS = re.compile(r"^(?:\s*\[\d{1,2}(?:\s*[,，]\s*\d{1,2})*\])+")
 _PARTIAL_MARKER = re.compile(r"^\s*\[[\d\s,，]*$")
 _PASSAGE_HEADER = re.compile(r"^\s*\[\d{1,2}\]\s*\([^)]*\.\w{2,4}(?:, p\.\s*\d+)?\)\s*")
@@ -67,8 +69,10 @@ class AnswerGate:
     question: str
     order: list[int] = field(default_factory=list)  # prompt passage indexes (0-based) in citation order
     failed: str | None = None  # why the first sentence was rejected (the answer has nothing yet)
+    rejected: str = ""  # that sentence (for the debug log)
     stopped: bool = False  # no more text will be released
     _buffer: str = ""
+    _current: str = ""
     _emitted: list[str] = field(default_factory=list)  # released sentence bodies (for repeats)
     _text: list[str] = field(default_factory=list)
 
@@ -86,7 +90,7 @@ class AnswerGate:
         self._buffer += delta
         out: list[str] = []
         while not self.stopped:
-            match = _BOUNDARY.search(self._buffer)
+            match = self._boundary()
             if match is None:
                 break
             rest = self._buffer[match.end() :]
@@ -101,6 +105,14 @@ class AnswerGate:
             )
             out.append(self._release(sentence, match.group()))
         return "".join(out)
+
+    def _boundary(self) -> re.Match[str] | None:
+        """The first sentence end in the buffer; the period of a numbering ("3. Annual leave" in a heading,
+        "1. Open Ember" in a list) ends no sentence."""
+        for match in _BOUNDARY.finditer(self._buffer):
+            if not _NUMBERING.search(self._buffer, 0, match.start()):
+                return match
+        return None
 
     def close(self) -> str:
         """The last sentence (the model has finished)."""
@@ -120,6 +132,7 @@ class AnswerGate:
 
     def _release(self, raw: str, separator: str, *, final: bool = False) -> str:
         sentence = _PASSAGE_HEADER.sub("", raw.strip())
+        self._current = sentence
         if not sentence:
             return ""
         label = _SCAFFOLD.match(sentence)
@@ -164,6 +177,7 @@ class AnswerGate:
     def _stop(self, reason: str) -> str:
         if not self._emitted and self.failed is None:
             self.failed = reason
+            self.rejected = self._current
         self.stopped = True
         return ""
 

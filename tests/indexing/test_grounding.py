@@ -98,6 +98,24 @@ def test_a_bare_heading_is_not_an_answer():
     assert gate.text == "" and gate.empty
 
 
+def test_a_copied_heading_with_a_section_number_is_skipped_whole():
+    # the vLLM peer's 0.5B began "[1] Hearth Labs Employee Handbook > 3. Annual leave": the "3." of the
+    # numbering ended a "sentence" whose figure 3 no evidence states, and the whole answer was refused
+    leave = _passage(
+        "3. Annual leave\nAfter one year you receive 15 days of annual leave.", "Handbook > 3. Annual leave"
+    )
+    gate = AnswerGate([leave], "How many days of annual leave do I get?")
+    output = "[1] Handbook > 3. Annual leave\nAfter one year you receive 15 days of annual leave [1]."
+    released = "".join(gate.feed(output[i : i + 5]) for i in range(0, len(output), 5)) + gate.close()
+    assert released.strip() == gate.text == "After one year you receive 15 days of annual leave [1]."
+    assert gate.failed is None
+
+
+def test_a_numbered_list_item_is_one_sentence():
+    gate = run("1. 체크카드는 30%입니다 [1].\n2. 월세는 17%입니다 [2].")
+    assert gate.text == "1. 체크카드는 30%입니다 [1]. 2. 월세는 17%입니다 [2]."
+
+
 def test_a_looping_answer_stops_at_the_repeat():
     gate = run("월세는 17%입니다 [2]. 월세는 17%입니다 [2]. 월세는 17%입니다 [2].")
     assert gate.text == "월세는 17%입니다 [1]."
