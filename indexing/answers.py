@@ -28,7 +28,7 @@ from indexing.assistants import AssistantSpec, PromptLibrary
 from indexing.collections import CollectionService, EmbedderMismatch
 from indexing.embedding_service import EmbeddingService
 from indexing.evidence import Evidence, EvidenceSelector
-from indexing.grounding import AnswerGate, quote_for
+from indexing.grounding import WRONG_CONDITION, AnswerGate, quote_for
 from indexing.numbers import with_english_amounts
 from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
@@ -530,6 +530,7 @@ class AnswerService:
             tail = gate.close()
             if tail:
                 yield tail
+            log.debug("attempt %d: the model wrote %r", attempt + 1, gate.raw)
             if not gate.empty:
                 prepared.cited = [prepared.hits[i] for i in gate.order]
                 return
@@ -538,7 +539,7 @@ class AnswerService:
             if gate.failed == "declined":
                 break
             if attempt == 0:
-                messages = _retry_messages(messages, prepared.language)
+                messages = _retry_messages(messages, prepared.language, gate.failed or "")
         # no checked answer: quote the best evidence sentence where it plainly answers (it holds most of the
         # question's words, QUOTABLE_COVERAGE; or the question is in another language, where the bundled
         # models miss answers that are there and the relevance rule accepted the evidence); else refuse
@@ -610,14 +611,21 @@ def _short_heading(heading: str) -> str:
     return " > ".join(parts[-2:])
 
 
-def _retry_messages(messages: list[dict[str, str]], language: str) -> list[dict[str, str]]:
+def _retry_messages(messages: list[dict[str, str]], language: str, failed: str) -> list[dict[str, str]]:
+    """The answer prompt again with a reminder; after a figure from a line whose condition the question's
+    figures fail, the reminder names that mistake."""
+    wrong_condition = failed.startswith(WRONG_CONDITION)
     if language == "ko":
         note = "위 문단에 적힌 숫자만 그대로 쓰고, 근거 문단 번호를 [1]처럼 붙여 한두 문장으로 답하세요."
+        if wrong_condition:
+            note = "질문에 나온 금액이나 나이에 해당하는 조건의 숫자를 쓰세요. " + note
     else:
         note = (
             "Use only figures written in the passages above, exactly as written, and cite each passage you "
             "use, like [1]."
         )
+        if wrong_condition:
+            note = "Use the figure whose condition fits the amounts or ages in the question. " + note
     last = dict(messages[-1])
     last["content"] = f"{last['content']}\n\n({note})"
     return [*messages[:-1], last]

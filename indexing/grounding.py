@@ -28,9 +28,12 @@ from dataclasses import dataclass, field
 
 from indexing.evidence import Evidence
 from indexing.numbers import (
+    asked_value,
     contains_number_phrase,
+    figure_conditions,
     foreign_currency_figures,
     numbers_in,
+    states_figure,
     unsupported_numbers,
 )
 
@@ -50,6 +53,8 @@ DECLINES = re.compile(
 )
 # a template's placeholder copied into the answer ("The rate is [n]."): the sentence says nothing
 _PLACEHOLDER = re.compile(r"\[(?:n|k|x|number|숫자|번호)\]|\{[a-z_]+\}", re.IGNORECASE)
+# the failure of a sentence whose figures the passages state only under conditions the question's figures fail
+WRONG_CONDITION = "figures for another condition"
 _MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,，]\s*\d{1,2})*)\]")
 # a sentence ends at . ! ? 。 followed by space, or at a line break; markers right after it belong to it
 _BOUNDARY = re.compile(r"(?:(?<=[.!?。])[ \t]+|\n+)")
@@ -70,11 +75,18 @@ class AnswerGate:
     order: list[int] = field(default_factory=list)  # prompt passage indexes (0-based) in citation order
     failed: str | None = None  # why the first sentence was rejected (the answer has nothing yet)
     rejected: str = ""  # that sentence (for the debug log)
+    raw: str = ""  # what the model wrote until the gate stopped (for the debug log)
+    # the figure a wh-question asks for ("rate", "figure"): sentences wait until one states such a figure
+    _asked: str | None = None
+    _held: list[str] = field(default_factory=list)
     stopped: bool = False  # no more text will be released
     _buffer: str = ""
     _current: str = ""
     _emitted: list[str] = field(default_factory=list)  # released sentence bodies (for repeats)
     _text: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._asked = asked_value(self.question)
 
     @property
     def text(self) -> str:
@@ -87,6 +99,7 @@ class AnswerGate:
     def feed(self, delta: str) -> str:
         if self.stopped:
             return ""
+        self.raw += delta
         self._buffer += delta
         out: list[str] = []
         while not self.stopped:
@@ -120,6 +133,11 @@ class AnswerGate:
         if not self.stopped and self._buffer.strip():
             out = self._release(self._buffer, "", final=True)
         self._buffer = ""
+        if self._asked and self._emitted:
+            # no sentence stated the figure the question asks for ("번호는 [1]입니다"): no answer
+            if self.failed is None:
+                self.failed, self.rejected = "no figure", " ".join(self._held)
+            self._held, self._text, self._emitted, self.order = [], [], [], []
         if not self.order and self._emitted and self.passages:
             # an answer without any marker still cites the passage it came from
             self.order.append(0)
@@ -164,6 +182,10 @@ class AnswerGate:
             return self._stop(f"figures in another unit: {', '.join(wrong_units)}")
         if self._off_target(body):
             return self._stop("off-target figures")
+        judged = [self.passages[i] for i in cited] or list(self.passages)
+        wrong, right = figure_conditions(body, self.question, ["\n".join(p.units) for p in judged])
+        if wrong and not right:
+            return self._stop(f"{WRONG_CONDITION}: {', '.join(wrong)}")
         if final and not cited and not self.order and self.passages:
             cited = [0]  # the last sentence of an answer without markers cites the passage it came from
         sentence = self._renumber(sentence, cited)
@@ -172,10 +194,15 @@ class AnswerGate:
         self._text.append(text)
         if len(self._emitted) >= MAX_SENTENCES:
             self.stopped = True
+        if self._asked:
+            self._held.append(text)
+            if not states_figure(self._asked, _MARKER.sub("", sentence)):
+                return ""
+            self._asked, text, self._held = None, "".join(self._held), []
         return text
 
     def _stop(self, reason: str) -> str:
-        if not self._emitted and self.failed is None:
+        if (not self._emitted or self._asked) and self.failed is None:
             self.failed = reason
             self.rejected = self._current
         self.stopped = True

@@ -168,13 +168,20 @@ def unsupported_numbers(answer: str, passages: Iterable[str]) -> list[str]:
     """
     tokens: set[str] = set()
     values: set[Decimal] = set()
+    bare: set[str] = set()
     for passage in passages:
         for mention in mentions(passage):
             tokens.add(mention.token)
             values.add(mention.value)
+            if mention.value == Decimal(mention.token):
+                bare.add(mention.token)
     missing: list[str] = []
     for mention in mentions(answer):
-        if mention.token in tokens or mention.value in values or mention.token in missing:
+        # a number with a multiplier ("300 million", "300만") is its amount: "300 million won" is not
+        # supported by "300만원", only by the same amount or by a bare 300 (a table's unit in its header)
+        scaled = mention.value != Decimal(mention.token)
+        token = mention.token in (bare if scaled else tokens)
+        if mention.value in values or token or mention.token in missing:
             continue
         missing.append(mention.token)
     return missing
@@ -255,6 +262,55 @@ def conflicts(values: Sequence[tuple[str, Decimal]], text: str) -> bool:
         if not any(_fails(bound, values) for bound in bounds):
             return False
     return bounded > 0
+
+
+_PARENTHESES = re.compile(r"\([^()]*\)|（[^（）]*）")
+_SENTENCE_END = re.compile(r"\n+|(?<=[.!?。])\s+")
+
+
+def figure_conditions(answer: str, question: str, passages: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The answer's own figures (those the question does not state) judged by the conditions under which a
+    passage states them, given the question's figures: (wrong, right).
+
+    A figure is right when a passage states it in a clause whose conditions the question's figures meet. It
+    is wrong when a passage states it only in clauses whose conditions they fail while another clause of that
+    passage meets them: the passage lists alternatives and the question picks another row ("총급여 5,500만원
+    이하는 15%, 5,500만원 초과는 12%" for "총급여 6,000만원": 15% wrong, 12% right). Figures stated without
+    a condition, or by passages without a row for the question, are neither; so is a figure used as a bound.
+    A parenthesis is an alternative condition ("5,500만원 이하(종합소득금액 4,500만원 이하)") and is not
+    checked. Without figures in the question, nothing is judged."""
+    values = stated_values(question)
+    if not values:
+        return [], []
+    asked = {(m.token, m.won) for m in mentions(question)}
+    # per passage: (bounds fail, figures stated) of each clause with a condition
+    judged: list[list[tuple[bool, set[tuple[Decimal, bool]]]]] = []
+    for passage in passages:
+        rows = []
+        for piece in _SENTENCE_END.split(passage):
+            for clause in _CLAUSE.split(piece):
+                bounds = bounds_in(_PARENTHESES.sub(" ", clause))
+                if not bounds:
+                    continue
+                limits = {bound.value for bound in bounds_in(clause)}
+                figures = {(m.value, m.won) for m in mentions(clause) if m.value not in limits}
+                rows.append((any(_fails(bound, values) for bound in bounds), figures))
+        judged.append(rows)
+    wrong: list[str] = []
+    right: list[str] = []
+    for mention in mentions(answer):
+        if (mention.token, mention.won) in asked or mention.token in wrong or mention.token in right:
+            continue
+        figure = (mention.value, mention.won)
+        if any(not fails and figure in figures for rows in judged for fails, figures in rows):
+            right.append(mention.token)
+        elif any(
+            any(fails and figure in figures for fails, figures in rows)
+            and any(not fails for fails, _ in rows)
+            for rows in judged
+        ):
+            wrong.append(mention.token)
+    return wrong, right
 
 
 def _fails(bound: Bound, values: Sequence[tuple[str, Decimal]]) -> bool:
@@ -368,6 +424,11 @@ _ASKS_FIGURE = re.compile(
     r"\b(?:limit|amount|cap|maximum|minimum|deadline|when)\b",
     re.IGNORECASE,
 )
+# a question that asks for the value itself ("얼마인가요?", "몇 %", "what is the limit"), not whether
+# something holds ("카드 금액도 합산할 수 있나요?")
+_ASKS_VALUE = re.compile(
+    r"몇|며칠|얼마|언제|번호|무엇|뭔가요|뭐|\b(?:how (?:much|many|long|old)|when|what|which)\b", re.IGNORECASE
+)
 _STATES_RATE = re.compile(r"\d\s?(?:%|퍼센트|percent\b)", re.IGNORECASE)
 
 
@@ -380,6 +441,12 @@ def asked_figure(question: str) -> str | None:
     if _ASKS_FIGURE.search(question):
         return "figure"
     return None
+
+
+def asked_value(question: str) -> str | None:
+    """Like :func:`asked_figure`, for a question that asks for the value itself (a wh-question): its answer
+    says nothing without a figure of that kind."""
+    return asked_figure(question) if _ASKS_VALUE.search(question) else None
 
 
 def states_figure(kind: str, text: str) -> bool:

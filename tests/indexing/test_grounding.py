@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from indexing.evidence import Evidence
-from indexing.grounding import AnswerGate, quote_for
+from indexing.grounding import WRONG_CONDITION, AnswerGate, quote_for
 from indexing.types import Chunk, ScoredChunk
 
 RENT = (
@@ -203,3 +203,32 @@ def test_a_copied_placeholder_fails_the_answer():
     """The 1.5B once wrote the prompt's "[n]" where the figure belonged: "The rate for rent is [n]"."""
     gate = run("The tax credit rate for rent is [n] [1].")
     assert gate.text == "" and gate.failed == "placeholder"
+
+
+def test_a_figure_from_the_row_whose_condition_the_question_fails_is_rejected():
+    question = "총급여가 6,000만원이면 월세 세액공제율은 몇 %인가요?"
+    wrong = run("총급여 6,000만원 이하는 17%를 공제받습니다 [2].", question)
+    assert wrong.text == "" and wrong.failed is not None and wrong.failed.startswith(WRONG_CONDITION)
+    right = run("총급여 6,000만원이면 15%를 공제받습니다 [2].", question)
+    assert right.text == "총급여 6,000만원이면 15%를 공제받습니다 [1]." and right.failed is None
+    # both rows, the right one among them: a fuller answer, not a wrong one
+    both = run("5,500만원 이하는 17%, 5,500만원 초과 8,000만원 이하는 15%입니다 [2].", question)
+    assert both.failed is None and both.text
+    # the same figure without the question's figures: nothing to check
+    assert run("월세는 17%입니다 [2].", "월세 세액공제율은?").failed is None
+
+
+def test_an_answer_to_a_wh_question_without_the_figure_it_asks_for_is_no_answer():
+    # the 1.5B wrote "국세상담센터 번호는 [1]입니다." for "...국세상담센터 번호가 뭔가요?" (the marker in the
+    # number's place), and "표준세액공제는 ... 일정 금액을 공제합니다" for "...표준세액공제는 얼마인가요?"
+    gate = run("월세 세액공제는 총급여에 따라 다릅니다 [2].", "월세 세액공제율은 몇 %인가요?")
+    assert gate.text == "" and gate.empty and gate.failed == "no figure"
+    # a sentence without the figure waits for the one that states it, then both go out
+    gate = run(
+        "월세 세액공제는 총급여에 따라 다릅니다 [2]. 5,500만원 이하는 17%입니다 [2].",
+        "월세 세액공제율은 몇 %인가요?",
+    )
+    assert gate.text == "월세 세액공제는 총급여에 따라 다릅니다 [1]. 5,500만원 이하는 17%입니다 [1]."
+    # a question that asks whether, not how much, needs no figure
+    gate = run("체크카드는 신용카드보다 공제율이 높습니다 [1].", "체크카드 금액도 공제받을 수 있나요?")
+    assert gate.text == "체크카드는 신용카드보다 공제율이 높습니다 [1]."

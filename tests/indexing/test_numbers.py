@@ -12,6 +12,7 @@ from indexing.numbers import (
     bounds_in,
     conflicts,
     contains_number_phrase,
+    figure_conditions,
     figure_phrases,
     foreign_currency_figures,
     mentions,
@@ -145,6 +146,15 @@ def test_the_same_amount_in_another_notation_is_supported() -> None:
     assert unsupported_numbers("The cap is 10 million won [2].", passages) == []
 
 
+def test_a_number_at_another_scale_is_not_supported() -> None:
+    # the 1.5B wrote "300 million won" from "300만원 (= 3,000,000 won)"
+    passages = ["배우자 공제는 300만원 (= 3,000,000 won)입니다"]
+    assert unsupported_numbers("The exemption is 300 million won [1].", passages) == ["300"]
+    assert unsupported_numbers("300만원입니다 [1].", passages) == []
+    # a bare figure (a table's unit stands in its header) supports it at any scale
+    assert unsupported_numbers("한도는 300만원입니다.", ["| 한도(만원) | 300 |"]) == []
+
+
 def test_citation_markers_and_repeats_are_not_reported() -> None:
     assert unsupported_numbers("See [4] and [5, 6]: 99%, 99%.", ["nothing"]) == ["99"]
     assert unsupported_numbers("no numbers [1]", []) == []
@@ -242,3 +252,48 @@ def test_figures_in_another_currency_are_found() -> None:
         "50 dollars",
     ]
     assert foreign_currency_figures("up to 500,000 won (50만원), 17%") == []
+
+
+RATE_ROWS = [
+    "- 공제율: 총급여 5,500만원 이하(종합소득금액 4,500만원 이하)는 15%, 총급여 5,500만원 초과는 12%입니다."
+]
+TAX_TABLE = [
+    "| 1,400만원 초과 5,000만원 이하 | 15% | 126만원 |\n| 5,000만원 초과 8,800만원 이하 | 24% | 576만원 |"
+]
+CARD_LIMIT = [
+    "기본한도: 총급여 7,000만원 이하는 연 300만원, 총급여 7,000만원 초과는 연 250만원입니다.",
+    "주택청약종합저축은 연간 납입액 300만원 한도로 40%를 소득공제합니다.",
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "sources", "expected"),
+    [
+        ("총급여 6,000만원 이하는 15%입니다.", "총급여가 6,000만원이면 몇 %인가요?", RATE_ROWS, (["15"], [])),
+        ("5,500만원 초과는 12%입니다.", "총급여가 6,000만원이면 몇 %인가요?", RATE_ROWS, ([], ["12"])),
+        ("15%, 초과는 12%입니다.", "총급여가 6,000만원이면 몇 %인가요?", RATE_ROWS, (["15"], ["12"])),
+        # the parenthesis is an alternative condition: 5,000만원 fails 4,500만원 이하 but 15% applies
+        ("15%입니다.", "총급여가 5,000만원이면 몇 %인가요?", RATE_ROWS, ([], ["15"])),
+        ("15%가 적용됩니다.", "과세표준이 6천만원이면 세율은?", TAX_TABLE, (["15"], [])),
+        ("24%가 적용됩니다.", "과세표준이 6천만원이면 세율은?", TAX_TABLE, ([], ["24"])),
+        # a row for another condition is wrong even where another passage states the figure plainly
+        ("기본한도는 300만원입니다.", "총급여가 8,000만원이면 기본한도는?", CARD_LIMIT, (["300"], [])),
+        # a passage without a row for the question's figures says nothing about them
+        (
+            "공제 대상입니다.",
+            "총급여가 8,000만원이면?",
+            ["총급여 5,000만원 이하인 근로자만 공제합니다."],
+            ([], []),
+        ),
+        ("70%입니다.", "총급여가 8,000만원이면?", ["총급여 5,000만원 이하이면 70%를 공제합니다."], ([], [])),
+        # no figures in the question, or a figure no source states: nothing to say
+        ("15%입니다.", "IRP 세액공제율은 몇 %인가요?", RATE_ROWS, ([], [])),
+        ("30%입니다.", "총급여가 6,000만원이면 몇 %인가요?", RATE_ROWS, ([], [])),
+        # the bound itself is no figure of a row
+        ("5,500만원을 넘으면 12%입니다.", "총급여가 6,000만원이면 몇 %인가요?", RATE_ROWS, ([], ["12"])),
+    ],
+)
+def test_figure_conditions(
+    answer: str, question: str, sources: list[str], expected: tuple[list[str], list[str]]
+) -> None:
+    assert figure_conditions(answer, question, sources) == expected
