@@ -513,6 +513,7 @@ class AnswerService:
         ``unsupported_fallback: refuse`` it always refuses."""
         assert prepared.messages is not None
         messages = prepared.messages
+        row: tuple[int, str] | None = None
         for attempt in range(2):
             gate = AnswerGate(prepared.hits, prepared.question)
             stream = self._stream(messages, self._settings.answer_max_tokens)
@@ -536,10 +537,16 @@ class AnswerService:
                 return
             log.info("answer attempt %d rejected: %s", attempt + 1, gate.failed or "empty")
             log.debug("rejected sentence: %r", gate.rejected)
+            row = gate.row or row
             if gate.failed == "declined":
                 break
             if attempt == 0:
                 messages = _retry_messages(messages, prepared.language, gate.failed or "")
+        if row is not None and self._settings.unsupported_fallback != "refuse":
+            # the model took a figure from another row of a passage: quote the row for the question's figures
+            prepared.cited = [prepared.hits[row[0]]]
+            yield _quote(row[1], prepared.language)
+            return
         # no checked answer: quote the best evidence sentence where it plainly answers (it holds most of the
         # question's words, QUOTABLE_COVERAGE; or the question is in another language, where the bundled
         # models miss answers that are there and the relevance rule accepted the evidence); else refuse

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 
 from indexing.evidence import Evidence
 from indexing.numbers import (
+    asked_figure,
     asked_value,
     contains_number_phrase,
     figure_conditions,
+    fitting_row,
     foreign_currency_figures,
     numbers_in,
     states_figure,
@@ -76,6 +78,8 @@ class AnswerGate:
     failed: str | None = None  # why the first sentence was rejected (the answer has nothing yet)
     rejected: str = ""  # that sentence (for the debug log)
     raw: str = ""  # what the model wrote until the gate stopped (for the debug log)
+    # after a figure from the wrong row: (passage index, its unit with the row for the question's figures)
+    row: tuple[int, str] | None = None
     # the figure a wh-question asks for ("rate", "figure"): sentences wait until one states such a figure
     _asked: str | None = None
     _held: list[str] = field(default_factory=list)
@@ -182,9 +186,13 @@ class AnswerGate:
             return self._stop(f"figures in another unit: {', '.join(wrong_units)}")
         if self._off_target(body):
             return self._stop("off-target figures")
-        judged = [self.passages[i] for i in cited] or list(self.passages)
-        wrong, right = figure_conditions(body, self.question, ["\n".join(p.units) for p in judged])
+        judged = cited or list(range(len(self.passages)))
+        wrong, right = figure_conditions(
+            body, self.question, ["\n".join(self.passages[i].units) for i in judged]
+        )
         if wrong and not right:
+            if self.row is None:
+                self.row = self._fitting_row(judged)
             return self._stop(f"{WRONG_CONDITION}: {', '.join(wrong)}")
         if final and not cited and not self.order and self.passages:
             cited = [0]  # the last sentence of an answer without markers cites the passage it came from
@@ -250,6 +258,15 @@ class AnswerGate:
             return False
         missing = unsupported_numbers(body, [self.question, *focus])
         return all(number in missing for number in own)
+
+    def _fitting_row(self, indexes: Sequence[int]) -> tuple[int, str] | None:
+        kind = asked_figure(self.question)
+        for index in indexes:
+            units = self.passages[index].units
+            found = fitting_row(self.question, units, kind)
+            if found is not None:
+                return index, units[found]
+        return None
 
     def _passage_with(self, body: str) -> int | None:
         for index, passage in enumerate(self.passages):

@@ -283,19 +283,7 @@ def figure_conditions(answer: str, question: str, passages: Iterable[str]) -> tu
     if not values:
         return [], []
     asked = {(m.token, m.won) for m in mentions(question)}
-    # per passage: (bounds fail, figures stated) of each clause with a condition
-    judged: list[list[tuple[bool, set[tuple[Decimal, bool]]]]] = []
-    for passage in passages:
-        rows = []
-        for piece in _SENTENCE_END.split(passage):
-            for clause in _CLAUSE.split(piece):
-                bounds = bounds_in(_PARENTHESES.sub(" ", clause))
-                if not bounds:
-                    continue
-                limits = {bound.value for bound in bounds_in(clause)}
-                figures = {(m.value, m.won) for m in mentions(clause) if m.value not in limits}
-                rows.append((any(_fails(bound, values) for bound in bounds), figures))
-        judged.append(rows)
+    judged = [[(fails, figures) for fails, figures, _ in _rows(passage, values)] for passage in passages]
     wrong: list[str] = []
     right: list[str] = []
     for mention in mentions(answer):
@@ -311,6 +299,37 @@ def figure_conditions(answer: str, question: str, passages: Iterable[str]) -> tu
         ):
             wrong.append(mention.token)
     return wrong, right
+
+
+def fitting_row(question: str, lines: Sequence[str], kind: str | None) -> int | None:
+    """The first of ``lines`` with a row for the question's figures: a clause whose conditions they meet
+    and which states a figure (a rate where ``kind`` is "rate") besides its bounds. None without one, or
+    without figures in the question."""
+    values = stated_values(question)
+    if not values:
+        return None
+    for index, line in enumerate(lines):
+        for fails, figures, clause in _rows(line, values):
+            if not fails and figures and (kind != "rate" or states_figure("rate", clause)):
+                return index
+    return None
+
+
+def _rows(
+    text: str, values: Sequence[tuple[str, Decimal]]
+) -> list[tuple[bool, set[tuple[Decimal, bool]], str]]:
+    """Each clause of ``text`` with a condition: whether its conditions fail the values, the figures it
+    states besides its bounds (value, is won), and the clause."""
+    rows = []
+    for piece in _SENTENCE_END.split(text):
+        for clause in _CLAUSE.split(piece):
+            bounds = bounds_in(_PARENTHESES.sub(" ", clause))
+            if not bounds:
+                continue
+            limits = {bound.value for bound in bounds_in(clause)}
+            figures = {(m.value, m.won) for m in mentions(clause) if m.value not in limits}
+            rows.append((any(_fails(bound, values) for bound in bounds), figures, clause))
+    return rows
 
 
 def _fails(bound: Bound, values: Sequence[tuple[str, Decimal]]) -> bool:

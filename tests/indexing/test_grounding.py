@@ -209,6 +209,13 @@ def test_a_figure_from_the_row_whose_condition_the_question_fails_is_rejected():
     question = "총급여가 6,000만원이면 월세 세액공제율은 몇 %인가요?"
     wrong = run("총급여 6,000만원 이하는 17%를 공제받습니다 [2].", question)
     assert wrong.text == "" and wrong.failed is not None and wrong.failed.startswith(WRONG_CONDITION)
+    # the row for the question's figures, which the answer service quotes when the retry fails too
+    assert (
+        wrong.row is not None
+        and wrong.row[0] == 1
+        and "15%" in wrong.row[1]
+        and "5,500만원 초과" in wrong.row[1]
+    )
     right = run("총급여 6,000만원이면 15%를 공제받습니다 [2].", question)
     assert right.text == "총급여 6,000만원이면 15%를 공제받습니다 [1]." and right.failed is None
     # both rows, the right one among them: a fuller answer, not a wrong one

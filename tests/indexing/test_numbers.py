@@ -14,6 +14,7 @@ from indexing.numbers import (
     contains_number_phrase,
     figure_conditions,
     figure_phrases,
+    fitting_row,
     foreign_currency_figures,
     mentions,
     numbers_in,
@@ -297,3 +298,22 @@ def test_figure_conditions(
     answer: str, question: str, sources: list[str], expected: tuple[list[str], list[str]]
 ) -> None:
     assert figure_conditions(answer, question, sources) == expected
+
+
+def test_fitting_row_is_the_line_with_a_row_for_the_questions_figures() -> None:
+    lines = [
+        "기본세율은 다음과 같습니다.",
+        "- 1,400만원 이하: 6%",
+        "- 5,000만원 초과 8,800만원 이하: 24%",
+        "- 10억원 초과: 45%",
+    ]
+    assert fitting_row("과세표준이 6천만원이면 세율은 몇 %인가요?", lines, "rate") == 2
+    assert fitting_row("과세표준이 1,000만원이면 세율은 몇 %인가요?", lines, "rate") == 1
+    # a row must state a figure of the kind asked for; without figures in the question there is no row
+    assert (
+        fitting_row(
+            "과세표준이 6천만원이면 세율은 몇 %인가요?", ["5,000만원 초과 8,800만원 이하인 사람"], "rate"
+        )
+        is None
+    )
+    assert fitting_row("세율은 몇 %인가요?", lines, "rate") is None
