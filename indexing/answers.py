@@ -29,7 +29,7 @@ from indexing.collections import CollectionService, EmbedderMismatch
 from indexing.embedding_service import EmbeddingService
 from indexing.evidence import Evidence, EvidenceSelector
 from indexing.grounding import WRONG_CONDITION, AnswerGate, quote_for
-from indexing.numbers import with_english_amounts
+from indexing.numbers import asked_value, states_figure, with_english_amounts
 from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
 from indexing.types import ScoredChunk
@@ -549,9 +549,15 @@ class AnswerService:
             return
         # no checked answer: quote the best evidence sentence where it plainly answers (it holds most of the
         # question's words, QUOTABLE_COVERAGE; or the question is in another language, where the bundled
-        # models miss answers that are there and the relevance rule accepted the evidence); else refuse
+        # models miss answers that are there and the relevance rule accepted the evidence) and states the
+        # kind of figure asked for; else refuse
         best_coverage = prepared.hits[0].coverage if prepared.hits else 0.0
         quotable = prepared.hits and (prepared.cross_lingual or best_coverage >= QUOTABLE_COVERAGE)
+        # a question that asks for a figure is not answered by a sentence without one ("What tax credit
+        # rate ...?" once quoted "근거는 「소득세법」 제50조 ...")
+        asked = asked_value(prepared.question)
+        if quotable and asked and not states_figure(asked, prepared.hits[0].quote):
+            quotable = False
         if not quotable or self._settings.unsupported_fallback == "refuse":
             prepared.found = False
             prepared.cited = []
