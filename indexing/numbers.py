@@ -448,6 +448,7 @@ _ASKS_FIGURE = re.compile(
 _ASKS_VALUE = re.compile(
     r"몇|며칠|얼마|언제|번호|무엇|뭔가요|뭐|\b(?:how (?:much|many|long|old)|when|what|which)\b", re.IGNORECASE
 )
+_ASKS_DATE = re.compile(r"언제|기한|기간|며칠|\b(?:when|deadline|how long|how old)\b", re.IGNORECASE)
 _STATES_RATE = re.compile(r"\d\s?(?:%|퍼센트|percent\b)", re.IGNORECASE)
 
 
@@ -465,7 +466,9 @@ def asked_figure(question: str) -> str | None:
 def asked_value(question: str) -> str | None:
     """Like :func:`asked_figure`, for a question that asks for the value itself (a wh-question): its answer
     says nothing without a figure of that kind."""
-    return asked_figure(question) if _ASKS_VALUE.search(question) else None
+    kind = asked_figure(question) if _ASKS_VALUE.search(question) else None
+    # a date or a period may be written in words ("every Tuesday", "three months")
+    return None if kind == "figure" and _ASKS_DATE.search(question) else kind
 
 
 def states_figure(kind: str, text: str) -> bool:

@@ -9,6 +9,7 @@ import pytest
 from indexing.numbers import (
     Bound,
     asked_figure,
+    asked_value,
     bounds_in,
     conflicts,
     contains_number_phrase,
@@ -317,3 +318,20 @@ def test_fitting_row_is_the_line_with_a_row_for_the_questions_figures() -> None:
         is None
     )
     assert fitting_row("세율은 몇 %인가요?", lines, "rate") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("체크카드 공제율은 몇 %인가요?", "rate"),
+        ("안경 구입비 한도는 얼마인가요?", "figure"),
+        ("What is the tax credit rate for infertility treatment costs?", "rate"),
+        # whether, not how much
+        ("형제자매가 쓴 신용카드 금액도 합산해서 공제받을 수 있나요?", None),
+        # dates and periods may be words ("every Tuesday", "three months")
+        ("When does the supply boat Gullwing arrive?", None),
+        ("신입 사원의 수습 기간은 얼마나 되나요?", None),
+    ],
+)
+def test_asked_value(question: str, kind: str | None) -> None:
+    assert asked_value(question) == kind
