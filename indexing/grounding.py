@@ -204,7 +204,7 @@ class AnswerGate:
             self.stopped = True
         if self._asked:
             self._held.append(text)
-            if not states_figure(self._asked, _MARKER.sub("", sentence)):
+            if not states_figure(self._asked, body):
                 return ""
             self._asked, text, self._held = None, "".join(self._held), []
         return text

@@ -265,6 +265,8 @@ def conflicts(values: Sequence[tuple[str, Decimal]], text: str) -> bool:
 
 
 _PARENTHESES = re.compile(r"\([^()]*\)|（[^（）]*）")
+# lines and sentences of a passage for the condition check, which runs on every answer sentence: the
+# evidence units are already sentences (chunking.split_sentences, with Kiwi), so a plain rule suffices here
 _SENTENCE_END = re.compile(r"\n+|(?<=[.!?。])\s+")
 
 
