@@ -231,6 +231,12 @@ class RetrievalSettings(BaseModel):
     # the passages in the prompt from the least relevant to the best, which stands right before the question
     best_evidence_last: bool = True
     answer_max_tokens: int = Field(default=200, ge=16, le=2048)
+    # a question that asks to explain, compare or describe (indexing.numbers.asks_explanation) gets a longer
+    # answer: up to explanation_sentences checked sentences and explanation_max_tokens tokens, written from
+    # explanation_units evidence units
+    explanation_max_tokens: int = Field(default=400, ge=16, le=4096)
+    explanation_units: int = Field(default=8, ge=1, le=30)
+    explanation_sentences: int = Field(default=6, ge=1, le=12)
     unsupported_fallback: Literal["quote", "refuse"] = "quote"
     # the answer prompt (configs/prompts/rag_*.<version>.txt) of collections queried without an assistant
     prompt_version: str = "v2"

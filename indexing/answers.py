@@ -14,6 +14,7 @@ a hit still starts a new session and records its turn, as a fresh answer would.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -28,8 +29,8 @@ from indexing.assistants import AssistantSpec, PromptLibrary
 from indexing.collections import CollectionService, EmbedderMismatch
 from indexing.embedding_service import EmbeddingService
 from indexing.evidence import Evidence, EvidenceSelector
-from indexing.grounding import WRONG_CONDITION, AnswerGate, quote_for
-from indexing.numbers import asked_value, states_figure, with_english_amounts
+from indexing.grounding import MAX_SENTENCES, WRONG_CONDITION, AnswerGate, quote_for
+from indexing.numbers import asked_value, asks_explanation, states_figure, with_english_amounts
 from indexing.retrieval import Retriever
 from indexing.sparse import SparseEncoder
 from indexing.types import ScoredChunk
@@ -95,6 +96,7 @@ class _Prepared:
     cited: list[Evidence] = field(default_factory=list)  # the passages the answer uses, in marker order
     found: bool = True
     cross_lingual: bool = False  # the question's language is not the documents'
+    explanation: bool = False  # it asks to explain or compare: a longer answer (numbers.asks_explanation)
 
 
 def _language_of(text: str) -> str:
@@ -347,7 +349,11 @@ class AnswerService:
             return _Prepared(question, search_query, language, [], None, session_id, usage)
         embedder = self._embeddings.get(record.embedder)
         started = time.perf_counter()
-        evidence = await asyncio.to_thread(self._selector.select, queries, relevant, embedder)
+        explanation = asks_explanation(question)
+        units = settings.explanation_units if explanation else settings.evidence_units
+        evidence = await asyncio.to_thread(
+            functools.partial(self._selector.select, queries, relevant, embedder, max_units=units)
+        )
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "evidence in %.2fs: %s",
@@ -362,9 +368,11 @@ class AnswerService:
             language,
             history,
             assistant.prompt_version if assistant else self._settings.prompt_version,
+            explanation=explanation,
         )
         prepared = _Prepared(question, search_query, language, passages, messages, session_id, usage)
         prepared.cross_lingual = cross_lingual
+        prepared.explanation = explanation
         return prepared
 
     def _uncovered(self, topic: str, hits: Sequence[ScoredChunk]) -> tuple[set[str], set[str]]:
@@ -388,6 +396,8 @@ class AnswerService:
         language: str,
         history: Sequence[tuple[str, str]],
         version: str,
+        *,
+        explanation: bool = False,
     ) -> tuple[list[dict[str, str]], list[Evidence]]:
         """The answer prompt with as many evidence passages (best first) as the model's context allows.
 
@@ -396,7 +406,13 @@ class AnswerService:
         as one user message."""
         instruction = "한국어로 답하세요." if language == "ko" else "Answer in English."
         not_found = self._prompts.not_found(language)
+        length = (
+            "Answer every part of the question in three to six sentences."
+            if explanation
+            else "Answer the question directly in one to three short sentences."
+        )
         fields = {
+            "answer_length": length,
             "system_prompt": system_prompt,
             "question": question,
             "answer_language_instruction": instruction,
@@ -422,7 +438,7 @@ class AnswerService:
         def cost(messages: list[dict[str, str]]) -> int:
             return sum(self._gateway.count_tokens(group, m["content"]) for m in messages)
 
-        budget = self._gateway.catalog.context_window(group) - self._settings.answer_max_tokens - 64
+        budget = self._gateway.catalog.context_window(group) - self._max_tokens(explanation) - 64
         budget -= cost(render(""))
         blocks: list[str] = []
         used: list[Evidence] = []
@@ -514,9 +530,10 @@ class AnswerService:
         assert prepared.messages is not None
         messages = prepared.messages
         row: tuple[int, str] | None = None
+        sentences = self._settings.explanation_sentences if prepared.explanation else MAX_SENTENCES
         for attempt in range(2):
-            gate = AnswerGate(prepared.hits, prepared.question)
-            stream = self._stream(messages, self._settings.answer_max_tokens)
+            gate = AnswerGate(prepared.hits, prepared.question, sentences, prepared.language)
+            stream = self._stream(messages, self._max_tokens(prepared.explanation))
             try:
                 async for delta, usage in stream:
                     if usage:
@@ -566,6 +583,10 @@ class AnswerService:
         best = prepared.hits[0]
         prepared.cited = [best]
         yield _quote(best.quote, prepared.language)
+
+    def _max_tokens(self, explanation: bool) -> int:
+        settings = self._settings
+        return settings.explanation_max_tokens if explanation else settings.answer_max_tokens
 
     def _citations(self, prepared: _Prepared, text: str) -> list[Citation]:
         """The passages the answer used; each quotes its sentence that states the answer's figures (its

@@ -206,9 +206,15 @@ class EvidenceSelector:
         self._neighbours = neighbours
 
     def select(
-        self, queries: Sequence[str], hits: Sequence[ScoredChunk], embedder: Embedder
+        self,
+        queries: Sequence[str],
+        hits: Sequence[ScoredChunk],
+        embedder: Embedder,
+        *,
+        max_units: int | None = None,
     ) -> list[Evidence]:
-        """``queries``: the question and, for a question in another language, its translation."""
+        """``queries``: the question and, for a question in another language, its translation;
+        ``max_units``: the best units to take (the selector's own number by default)."""
         chunks = []
         for hit in hits:
             heading, units = split_units(hit.chunk.text, hit.chunk.heading)
@@ -243,7 +249,7 @@ class EvidenceSelector:
         chosen: dict[int, set[int]] = {}
         best: dict[int, tuple[float, int, float]] = {}
         focus: dict[int, list[str]] = {}
-        for index in order[: self._max_units]:
+        for index in order[: max_units or self._max_units]:
             c, u = flat[int(index)]
             if c not in chosen and len(chosen) >= self._max_passages:
                 continue

@@ -12,12 +12,15 @@ checked sentences, so a streamed answer and a whole answer are the same text. Fo
   answer's ``[k]`` is ``citations[k-1]`` and the citations are exactly the passages the answer used;
 * a sentence that is only markers, only a passage's heading, or a repeat of an earlier sentence is dropped
   (a repeat ends the answer: the model is looping);
-* every number must appear in a passage the sentence cites (or, when it cites none, in one passage, which it
-  then cites), or in the question, in the same unit ("5 days" does not support "5 weeks"; nor does 90만원
-  "900,000 yuan"); and at least one
-  of a sentence's figures must come from the units chosen for the question (``Evidence.focus``), not only
-  from a neighbouring line about something else. The first sentence failing that fails the answer
-  (the caller retries, then quotes the evidence); a later one ends the answer before it.
+* a sentence in the other language than the answer's (an English sentence in a Korean answer) fails;
+* Han characters or kana that neither the question nor a passage has fail the sentence (the model drifted
+  into Chinese: "2小时" in a Korean answer);
+* every number must appear in a passage the sentence cites (or, when it cites none or the wrong one, in one
+  passage, which it then cites), or in the question, in the same unit ("5 days" does not support "5 weeks";
+  nor does 90만원 "900,000 yuan"); and at least one of a sentence's figures must come from the units chosen
+  for the question (``Evidence.focus``), not only from a neighbouring line about something else. The first
+  sentence failing that fails the answer (the caller retries, then quotes the evidence); a later one ends
+  the answer before it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from indexing.numbers import (
     states_figure,
     unsupported_numbers,
 )
+from inference.language import detect_language
 
 MAX_SENTENCES = 4
 
@@ -62,10 +66,16 @@ _MARKER = re.compile(r"\[(\d{1,2}(?:\s*[,，]\s*\d{1,2})*)\]")
 _BOUNDARY = re.compile(r"(?:(?<=[.!?。])[ \t]+|\n+)")
 # a numbering's period at the start of a line or a heading part ("> 3."), which ends no sentence
 _NUMBERING = re.compile(r"(?:^|[\n>])[ \t*]*(?:\[\d{1,2}\][ \t]*)?\d{1,2}\.$")
+# a number's period before another number: a Korean date ("2017. 2. 25.") or a version, not a sentence end
+_DATE_DOT = re.compile(r"\d\.$")
+_DIGIT = re.compile(r"\d")
+_DATE_END = re.compile(r"\b\d{2,4}\.[ \t]?\d{1,2}\.[ \t]?\d{1,2}\.$")
 _TRAILING_MARKERS = re.compile(r"^(?:\s*\[\d{1,2}(?:\s*[,，]\s*\d{1,2})*\])+")
 _PARTIAL_MARKER = re.compile(r"^\s*\[[\d\s,，]*$")
 _PASSAGE_HEADER = re.compile(r"^\s*\[\d{1,2}\]\s*\([^)]*\.\w{2,4}(?:, p\.\s*\d+)?\)\s*")
+_BRACKETED_NUMBER = re.compile(r"\[(\d{3,}(?:[,.\-]\d+)*)\]")
 _WORDS = re.compile(r"[\w%]+")
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 @dataclass
@@ -74,6 +84,8 @@ class AnswerGate:
 
     passages: Sequence[Evidence]
     question: str
+    max_sentences: int = MAX_SENTENCES
+    language: str | None = None  # "ko" or "en": a sentence in the other language fails
     order: list[int] = field(default_factory=list)  # prompt passage indexes (0-based) in citation order
     failed: str | None = None  # why the first sentence was rejected (the answer has nothing yet)
     rejected: str = ""  # that sentence (for the debug log)
@@ -125,10 +137,15 @@ class AnswerGate:
 
     def _boundary(self) -> re.Match[str] | None:
         """The first sentence end in the buffer; the period of a numbering ("3. Annual leave" in a heading,
-        "1. Open Ember" in a list) ends no sentence."""
+        "1. Open Ember" in a list) or of a date's part ("2017. 2. 25.") ends no sentence."""
         for match in _BOUNDARY.finditer(self._buffer):
-            if not _NUMBERING.search(self._buffer, 0, match.start()):
-                return match
+            if _NUMBERING.search(self._buffer, 0, match.start()):
+                continue
+            if _DATE_DOT.search(self._buffer, 0, match.start()) and _DIGIT.match(self._buffer, match.end()):
+                continue
+            if _DATE_END.search(self._buffer, 0, match.start()):
+                continue
+            return match
         return None
 
     def close(self) -> str:
@@ -153,7 +170,8 @@ class AnswerGate:
     # -- one sentence ----------------------------------------------------------------------------------------
 
     def _release(self, raw: str, separator: str, *, final: bool = False) -> str:
-        sentence = _PASSAGE_HEADER.sub("", raw.strip())
+        # a figure the model wrapped like a marker ("번호는 [126]입니다"): no passage is numbered that high
+        sentence = _BRACKETED_NUMBER.sub(r"\1", _PASSAGE_HEADER.sub("", raw.strip()))
         self._current = sentence
         if not sentence:
             return ""
@@ -173,10 +191,19 @@ class AnswerGate:
             return ""
         if key in self._emitted:
             return self._stop("repeat")
+        foreign = _foreign_script(body, self.question, self.passages)
+        if foreign:
+            return self._stop(f"foreign script: {foreign}")
+        written = detect_language(body)
+        if self.language in ("ko", "en") and written in ("ko", "en") and written != self.language:
+            return self._stop(f"written in {written}, not {self.language}")
         support = _numbers_missing(body, self.question, [self.passages[i] for i in cited])
-        if support and not cited:
+        if support:
+            # no marker, or the wrong one: the passage of the prompt that holds all its figures is the one
+            # it used ("[2]" for a sentence copied from [1]), if its wording is at least as close to the
+            # sentence's as the cited passage's ("체크카드는 17%" [1] is not rescued by a rent passage's 17%)
             found = self._passage_with(body)
-            if found is not None:
+            if found is not None and (not cited or self._closest(body, [found, *cited]) == found):
                 cited, support = [found], []
         if support:
             return self._stop(f"unsupported numbers: {', '.join(support)}")
@@ -200,7 +227,7 @@ class AnswerGate:
         self._emitted.append(key)
         text = ("" if len(self._emitted) == 1 else " " if "\n" not in separator else "\n") + sentence
         self._text.append(text)
-        if len(self._emitted) >= MAX_SENTENCES:
+        if len(self._emitted) >= self.max_sentences:
             self.stopped = True
         if self._asked:
             self._held.append(text)
@@ -268,11 +295,23 @@ class AnswerGate:
                 return index, units[found]
         return None
 
+    def _closest(self, body: str, indexes: Sequence[int]) -> int:
+        """Of the passages ``indexes``, the one sharing the most of the sentence's character pairs (the
+        first on a tie)."""
+        pairs = _pairs(body)
+        return max(indexes, key=lambda i: len(pairs & _pairs(self.passages[i].hit.chunk.text)))
+
     def _passage_with(self, body: str) -> int | None:
         for index, passage in enumerate(self.passages):
             if not unsupported_numbers(body, [self.question, passage.hit.chunk.text]):
                 return index
         return None
+
+
+def _pairs(text: str) -> set[str]:
+    """The text's adjacent letter pairs within words (Korean particles and endings change whole words; the
+    figures are what is being checked, so they do not count)."""
+    return {word[i : i + 2] for word in _LETTERS.findall(text.lower()) for i in range(len(word) - 1)}
 
 
 def _key(text: str) -> str:
@@ -307,6 +346,20 @@ def _foreign_currency(body: str, cited: Sequence[Evidence]) -> list[str]:
         for number in numbers_in(figure)
     }
     return [figure for figure in foreign_currency_figures(body) if not set(numbers_in(figure)) <= stated]
+
+
+# Han characters and kana: a Qwen model drifts into Chinese mid-answer ("2小时" in a Korean answer)
+_CJK_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _foreign_script(body: str, question: str, passages: Sequence[Evidence]) -> str:
+    """Han or kana characters of the sentence that neither the question nor any passage has (Hanja quoted
+    from a passage, or a Chinese question's own words, are fine)."""
+    found = "".join(_CJK_SCRIPT.findall(body))
+    if not found:
+        return ""
+    sources = question + "".join(passage.hit.chunk.text for passage in passages)
+    return "".join(dict.fromkeys(char for char in found if char not in sources))
 
 
 def _numbers_missing(body: str, question: str, cited: Sequence[Evidence]) -> list[str]:

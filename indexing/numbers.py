@@ -42,7 +42,7 @@ _FULLWIDTH = str.maketrans(
         "\u202f": " ",
     }
 )
-CITATION_MARKER = re.compile(r"\[\s*\d+(?:\s*[,\-–~]\s*\d+)*\s*\]")
+CITATION_MARKER = re.compile(r"\[\s*\d{1,2}(?:\s*[,\-–~]\s*\d{1,2})*\s*\]")
 # "1. " / "2) " opening a line numbers a list item; it states nothing
 LIST_MARKER = re.compile(r"^[ \t]*\d{1,2}[.)](?=[ \t])", re.MULTILINE)
 # thousands groups only when exactly three digits follow each comma ("1,0000" is 1 and 0000)
@@ -471,6 +471,22 @@ def asked_value(question: str) -> str | None:
     kind = asked_figure(question) if _ASKS_VALUE.search(question) else None
     # a date or a period may be written in words ("every Tuesday", "three months")
     return None if kind == "figure" and _ASKS_DATE.search(question) else kind
+
+
+# a question that asks to explain, compare or describe ("차이점은 무엇인가요?", "설명해주세요", "how does ...
+# work"): its answer takes more than one fact
+_ASKS_EXPLANATION = re.compile(
+    r"설명|차이|비교|과정|절차|이유|영향|역할|효과|특징|어떻게|어떠한|무엇이며|각각|"
+    r"\b(?:explain|describe|compare|differen\w*|why|how (?:does|do|did|can|should|to))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_explanation(question: str) -> bool:
+    """Whether ``question`` asks for an explanation, a comparison or several things at once (two questions
+    in one), rather than for one fact."""
+    marks = question.count("?") + question.count("？")
+    return bool(_ASKS_EXPLANATION.search(question)) or marks >= 2
 
 
 def states_figure(kind: str, text: str) -> bool:

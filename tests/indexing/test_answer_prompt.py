@@ -70,3 +70,14 @@ def test_an_english_answer_sees_korean_amounts_in_plain_won() -> None:
     assert "50만원 (= 500,000 won)" in messages[1]["content"]
     messages, _ = _service()._fill_prompt("", PASSAGES, "안경 한도는?", "ko", [], "v2")
     assert "500,000 won" not in messages[1]["content"]
+
+
+def test_a_question_asking_for_an_explanation_is_asked_for_more_sentences() -> None:
+    service = _service()
+    short, _ = service._fill_prompt("", PASSAGES, "체크카드 공제율은?", "ko", [], "v2")
+    long, _ = service._fill_prompt(
+        "", PASSAGES, "카드별 공제율의 차이를 설명해주세요.", "ko", [], "v2", explanation=True
+    )
+    assert "one to three short sentences" in short[0]["content"]
+    assert "three to six sentences" in long[0]["content"]
+    assert "{answer_length}" not in long[0]["content"]

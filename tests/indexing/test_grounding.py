@@ -239,3 +239,49 @@ def test_an_answer_to_a_wh_question_without_the_figure_it_asks_for_is_no_answer(
     # a question that asks whether, not how much, needs no figure
     gate = run("체크카드는 신용카드보다 공제율이 높습니다 [1].", "체크카드 금액도 공제받을 수 있나요?")
     assert gate.text == "체크카드는 신용카드보다 공제율이 높습니다 [1]."
+
+
+def test_a_sentence_drifting_into_chinese_fails_and_hanja_from_a_passage_stays():
+    # man-ko-16 of the evaluation: "2小时" in a Korean answer
+    gate = run("체크카드 공제율은 30%이며 2小时 안에 신청합니다 [1].", "체크카드 공제율은?")
+    assert gate.text == "" and gate.failed is not None and "小时" in gate.failed
+    text = "세법 > 용어\n근로소득(勤勞所得)은 근로를 제공하고 받는 소득입니다."
+    passage = _passage(text, "세법 > 용어")
+    gate = AnswerGate([passage], "근로소득이란?")
+    answer = gate.feed("근로소득(勤勞所得)은 근로를 제공하고 받는 소득입니다 [1]. ") + gate.close()
+    assert "勤勞所得" in answer and gate.failed is None
+
+
+def test_the_gate_stops_after_its_number_of_sentences():
+    text = "신용카드 사용분은 15%입니다 [1]. 체크카드는 30%입니다 [1]. 현금영수증도 30%입니다 [1]. "
+    for limit, count in ((2, 2), (6, 3)):
+        gate = AnswerGate(PASSAGES, "카드별 공제율의 차이를 설명해주세요.", max_sentences=limit)
+        gate.feed(text)
+        gate.close()
+        assert gate.text.count("[1]") == count
+
+
+def test_a_sentence_with_the_wrong_marker_cites_the_passage_it_came_from():
+    # AutoRAG-ko: a sentence copied from one passage with the marker of another
+    gate = run("월세액 한도는 연 1,000만원입니다 [1].", "월세액 한도는?")
+    assert gate.failed is None and gate.text == "월세액 한도는 연 1,000만원입니다 [1]."
+    assert gate.order == [1]
+
+
+def test_a_korean_date_is_one_sentence_and_the_wrong_language_fails():
+    text = "사건 경위 > 시점\n증상은 2017. 2. 25. 이전에 이미 발생하였다."
+    passage = _passage(text, "사건 경위 > 시점")
+    gate = AnswerGate([passage], "증상이 발생한 시점은 언제인가요?", language="ko")
+    answer = gate.feed("증상은 2017. 2. 25. 이전에 이미 발생하였습니다 [1]. ") + gate.close()
+    assert answer == "증상은 2017. 2. 25. 이전에 이미 발생하였습니다 [1]."
+    gate = AnswerGate([passage], "증상이 발생한 시점은 언제인가요?", language="ko")
+    assert gate.feed("The symptoms began before 2017. 2. 25 [1]. ") + gate.close() == ""
+    assert gate.failed == "written in en, not ko"
+
+
+def test_a_figure_in_brackets_is_a_figure_not_a_marker():
+    text = "문의 > 전화\n국세상담센터는 국번 없이 126입니다."
+    passage = _passage(text, "문의 > 전화")
+    gate = AnswerGate([passage], "국세상담센터 번호가 뭔가요?")
+    answer = gate.feed("국세상담센터 번호는 [126]입니다 [1]. ") + gate.close()
+    assert answer == "국세상담센터 번호는 126입니다 [1]."

@@ -10,6 +10,7 @@ from indexing.numbers import (
     Bound,
     asked_figure,
     asked_value,
+    asks_explanation,
     bounds_in,
     conflicts,
     contains_number_phrase,
@@ -335,3 +336,20 @@ def test_fitting_row_is_the_line_with_a_row_for_the_questions_figures() -> None:
 )
 def test_asked_value(question: str, kind: str | None) -> None:
     assert asked_value(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "explanation"),
+    [
+        ("시중은행과 지방은행의 인가 요건에는 어떤 차이가 있나요?", True),
+        ("사업비 정산 절차를 설명해주세요.", True),
+        ("How does the VPN client decide which gateway to use?", True),
+        # two questions in one
+        ("의료비 공제율은 몇 %인가요? 연간 한도도 있나요?", True),
+        ("체크카드 공제율은 몇 %인가요?", False),
+        ("What are the core hours during which everyone has to be reachable?", False),
+        ("월세 세액공제를 받으려면 총급여가 얼마 이하여야 하나요?", False),
+    ],
+)
+def test_asks_explanation(question: str, explanation: bool) -> None:
+    assert asks_explanation(question) is explanation
