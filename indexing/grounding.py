@@ -10,7 +10,8 @@ checked sentences, so a streamed answer and a whole answer are the same text. Fo
   template's placeholder in it ("The rate is [n].");
 * ``[n]`` markers must name a passage of the prompt; they are renumbered in order of first use, so that the
   answer's ``[k]`` is ``citations[k-1]`` and the citations are exactly the passages the answer used;
-* a sentence that is only markers, only a passage's heading, or a repeat of an earlier sentence is dropped
+* a sentence that is only markers, only a passage's heading, the question copied, or a repeat of an earlier
+  sentence is dropped
   (a repeat ends the answer: the model is looping);
 * a sentence in the other language than the answer's (an English sentence in a Korean answer) fails;
 * Han characters or kana that neither the question nor a passage has fail the sentence (the model drifted
@@ -187,7 +188,7 @@ class AnswerGate:
         cited = self._cited(sentence)
         body = _MARKER.sub("", sentence).strip()
         key = _key(body)
-        if not key or self._is_heading(key):
+        if not key or self._is_heading(key) or self._repeats_question(key):
             return ""
         if key in self._emitted:
             return self._stop("repeat")
@@ -274,6 +275,13 @@ class AnswerGate:
             if key in parts:
                 return True
         return False
+
+    def _repeats_question(self, key: str) -> bool:
+        """The sentence is the question copied (with its request, "설명해 주세요"): nearly all its words are
+        the question's and it has most of them."""
+        words, asked = key.split(), set(_key(self.question).split())
+        shared = sum(word in asked for word in words)
+        return len(words) >= 4 and shared >= 0.9 * len(words) and shared >= 0.8 * len(asked)
 
     def _off_target(self, body: str) -> bool:
         """Figures (beyond the question's), none of which the question's best evidence units state: the

@@ -285,3 +285,13 @@ def test_a_figure_in_brackets_is_a_figure_not_a_marker():
     gate = AnswerGate([passage], "국세상담센터 번호가 뭔가요?")
     answer = gate.feed("국세상담센터 번호는 [126]입니다 [1]. ") + gate.close()
     assert answer == "국세상담센터 번호는 126입니다 [1]."
+
+
+def test_the_question_copied_as_the_first_sentence_is_dropped():
+    question = "신용카드와 체크카드의 공제율 차이를 설명해 주세요."
+    gate = AnswerGate(PASSAGES, question, max_sentences=6)
+    text = f"{question} [1]. 신용카드 사용분은 15%, 체크카드는 30%를 공제합니다 [1]. "
+    assert gate.feed(text) + gate.close() == "신용카드 사용분은 15%, 체크카드는 30%를 공제합니다 [1]."
+    # an answer that restates the question's words and adds its own is kept
+    gate = AnswerGate(PASSAGES, "체크카드 공제율은 몇 %인가요?")
+    assert gate.feed("체크카드 공제율은 30%입니다 [1]. ") + gate.close() == "체크카드 공제율은 30%입니다 [1]."
