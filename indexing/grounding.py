@@ -188,7 +188,7 @@ class AnswerGate:
         cited = self._cited(sentence)
         body = _MARKER.sub("", sentence).strip()
         key = _key(body)
-        if not key or self._is_heading(key) or self._repeats_question(key):
+        if not key or self._is_heading(key) or self._repeats_question(key, body):
             return ""
         if key in self._emitted:
             return self._stop("repeat")
@@ -276,9 +276,12 @@ class AnswerGate:
                 return True
         return False
 
-    def _repeats_question(self, key: str) -> bool:
+    def _repeats_question(self, key: str, body: str) -> bool:
         """The sentence is the question copied (with its request, "설명해 주세요"): nearly all its words are
-        the question's and it has most of them."""
+        the question's, it has most of them, and it states no figure of its own (the question restated with
+        the answer's figure, "총급여가 8,000만원이면 한도는 250만원입니다", is an answer)."""
+        if unsupported_numbers(body, [self.question]):
+            return False
         words, asked = key.split(), set(_key(self.question).split())
         shared = sum(word in asked for word in words)
         return len(words) >= 4 and shared >= 0.9 * len(words) and shared >= 0.8 * len(asked)

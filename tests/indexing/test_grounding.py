@@ -295,3 +295,11 @@ def test_the_question_copied_as_the_first_sentence_is_dropped():
     # an answer that restates the question's words and adds its own is kept
     gate = AnswerGate(PASSAGES, "체크카드 공제율은 몇 %인가요?")
     assert gate.feed("체크카드 공제율은 30%입니다 [1]. ") + gate.close() == "체크카드 공제율은 30%입니다 [1]."
+
+
+def test_the_question_restated_with_the_answers_figure_is_an_answer():
+    # tax-11 of the evaluation: every word but the figure is the question's
+    question = "연봉(총급여)이 8,000만원인 근로자가 받는 월세 세액공제 공제율은 얼마인가요?"
+    gate = AnswerGate(PASSAGES, question)
+    text = "연봉(총급여)이 8,000만원인 근로자가 받는 월세 세액공제 공제율은 15%입니다"
+    assert gate.feed(f"{text} [2]. ") + gate.close() == f"{text} [1]."
