@@ -278,13 +278,15 @@ class AnswerGate:
 
     def _repeats_question(self, key: str, body: str) -> bool:
         """The sentence is the question copied (with its request, "설명해 주세요"): nearly all its words are
-        the question's, it has most of them, and it states no figure of its own (the question restated with
-        the answer's figure, "총급여가 8,000만원이면 한도는 250만원입니다", is an answer)."""
+        the question's, it has nearly all of them, and it states no figure of its own (the question
+        restated with the answer's figure, "총급여가 8,000만원이면 한도는 250만원입니다", is an answer)."""
         if unsupported_numbers(body, [self.question]):
             return False
         words, asked = key.split(), set(_key(self.question).split())
-        shared = sum(word in asked for word in words)
-        return len(words) >= 4 and shared >= 0.9 * len(words) and shared >= 0.8 * len(asked)
+        own = sum(word not in asked for word in words)
+        # all but one in ten of the question's words: "calendar days" picked out of "working days or
+        # calendar days" is an answer
+        return len(words) >= 4 and own <= 0.1 * len(words) and len(asked & set(words)) >= 0.9 * len(asked)
 
     def _off_target(self, body: str) -> bool:
         """Figures (beyond the question's), none of which the question's best evidence units state: the

@@ -292,6 +292,10 @@ def test_the_question_copied_as_the_first_sentence_is_dropped():
     gate = AnswerGate(PASSAGES, question, max_sentences=6)
     text = f"{question} [1]. 신용카드 사용분은 15%, 체크카드는 30%를 공제합니다 [1]. "
     assert gate.feed(text) + gate.close() == "신용카드 사용분은 15%, 체크카드는 30%를 공제합니다 [1]."
+    # an answer that picks one of the question's alternatives is kept (man-x-02 of the evaluation)
+    gate = AnswerGate(PASSAGES, "Are sick leave days counted in working days or in calendar days?")
+    answer = gate.feed("Sick leave days are counted in calendar days. ") + gate.close()
+    assert answer == "Sick leave days are counted in calendar days [1]."
     # an answer that restates the question's words and adds its own is kept
     gate = AnswerGate(PASSAGES, "체크카드 공제율은 몇 %인가요?")
     assert gate.feed("체크카드 공제율은 30%입니다 [1]. ") + gate.close() == "체크카드 공제율은 30%입니다 [1]."
