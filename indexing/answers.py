@@ -14,7 +14,6 @@ a hit still starts a new session and records its turn, as a fresh answer would.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 import time
@@ -352,7 +351,7 @@ class AnswerService:
         explanation = asks_explanation(question)
         units = settings.explanation_units if explanation else settings.evidence_units
         evidence = await asyncio.to_thread(
-            functools.partial(self._selector.select, queries, relevant, embedder, max_units=units)
+            self._selector.select, queries, relevant, embedder, max_units=units
         )
         if log.isEnabledFor(logging.DEBUG):
             log.debug(

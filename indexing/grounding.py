@@ -280,13 +280,13 @@ class AnswerGate:
         """The sentence is the question copied (with its request, "설명해 주세요"): nearly all its words are
         the question's, it has nearly all of them, and it states no figure of its own (the question
         restated with the answer's figure, "총급여가 8,000만원이면 한도는 250만원입니다", is an answer)."""
-        if unsupported_numbers(body, [self.question]):
-            return False
         words, asked = key.split(), set(_key(self.question).split())
         own = sum(word not in asked for word in words)
         # all but one in ten of the question's words: "calendar days" picked out of "working days or
         # calendar days" is an answer
-        return len(words) >= 4 and own <= 0.1 * len(words) and len(asked & set(words)) >= 0.9 * len(asked)
+        copied = len(words) >= 4 and own <= 0.1 * len(words) and len(asked & set(words)) >= 0.9 * len(asked)
+        # the number check parses figures: only for a sentence that the word check calls a copy
+        return copied and not unsupported_numbers(body, [self.question])
 
     def _off_target(self, body: str) -> bool:
         """Figures (beyond the question's), none of which the question's best evidence units state: the
