@@ -17,13 +17,8 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
-	@# the CPU build of torch lies on disk; an unpinned torch would pull a multi-GB CUDA build
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
-	$(BIN)/hearth models prepare
+$(STAMP): pyproject.toml constraints.txt scripts/setup.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
 	@touch $(STAMP)
 
 run: setup
