@@ -289,6 +289,10 @@ def report(
     period: Annotated[
         str | None, typer.Option(help="Data window: 1mo, 3mo, 6mo, 1y, 2y, 5y, ytd, max (default 1y)")
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="ko or en (default: Korean for .KS/.KQ tickers, English for the rest)"),
+    ] = None,
     url: Annotated[str | None, typer.Option(help="Server URL")] = None,
     key: Annotated[str | None, typer.Option(help="API key")] = None,
 ) -> None:
@@ -301,6 +305,8 @@ def report(
     body: dict[str, Any] = {"ticker": ticker}
     if period:
         body["period"] = period
+    if language:
+        body["language"] = language
     headers = {"authorization": f"Bearer {api_key(settings, key)}"}
     try:
         response = httpx.post(

@@ -273,6 +273,7 @@ async def build_container(settings: Settings, *, role: Role = "api") -> Containe
             PromptLibrary(settings.config_dir / "prompts"),
             chat_model=settings.gateway.default_model,
             default_period=settings.market.default_period,
+            default_language=settings.market.report_language,
         )
         queue = JobQueue(redis.make_sync_client(), settings.workers)
         container = Container(

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "bench.ingest",
     "bench.retrieval",
     "bench.summaries",
+    "bench.reports",
     "bench.load",
     "bench.answers",
 ]

@@ -222,6 +222,8 @@ class RetrievalSettings(BaseModel):
     # a question in another language than the documents: the dense rule alone, this much lower (e5's
     # cross-lingual cosines sit lower: 0.76-0.86 for answerable English questions on the Korean guide)
     cross_lingual_dense_margin: float = Field(default=0.08, ge=0, le=0.5)
+    # ... and is retrieved by the dense side alone, at least this many passages deep
+    cross_lingual_top_k: int = Field(default=6, ge=1, le=50)
     # with the coverage check, a hit counts as relevant from min_dense_score - coverage_dense_margin; the
     # question is refused when the relevant passages lack max_missing_share or more of its topic words
     coverage_dense_margin: float = Field(default=0.04, ge=0, le=0.5)
@@ -274,6 +276,8 @@ class MarketSettings(BaseModel):
     csv_dir: Path | None = None  # <TICKER>.csv with Date,Open,High,Low,Close,Volume (provider csv)
     timeout_s: float = 15.0
     default_period: str = "1y"
+    # the language of a report that names none: auto = Korean for Korean listings (.KS, .KQ), else English
+    report_language: Literal["auto", "ko", "en"] = "auto"
 
 
 class WorkerSettings(BaseModel):

@@ -23,6 +23,7 @@ import redis
 
 from workers.errors import QueueUnavailable
 from workers.queues import REPORTS, JobQueue
+from workers.reports.language import default_language
 from workers.schedules import Schedule, job_id_part
 
 log = logging.getLogger("hearth.workers.scheduler")
@@ -99,11 +100,12 @@ class Scheduler:
         job_ids = []
         try:
             for ticker in schedule.watchlist.tickers:
+                language = default_language(ticker, schedule.language)
                 job = self._queue.enqueue(
                     REPORTS,
                     "workers.tasks.generate_scheduled_report",
-                    [ticker, day],
-                    job_id=f"report-daily-{job_id_part(ticker)}-{day}",
+                    [ticker, day, language],
+                    job_id=f"report-daily-{job_id_part(ticker)}-{language}-{day}",
                     description=f"daily report {ticker} {day}",
                 )
                 job_ids.append(job.id)

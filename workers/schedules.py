@@ -42,6 +42,8 @@ class Schedule(BaseModel):
     # after downtime over a due time, run the latest missed slot once when the scheduler comes back
     catch_up: bool = True
     watchlist: Watchlist = Field(default_factory=Watchlist)
+    # the reports' language: auto = Korean for Korean listings (.KS, .KQ), English for the rest
+    language: Literal["auto", "ko", "en"] = "auto"
 
     @field_validator("cron")
     @classmethod

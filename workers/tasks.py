@@ -2,9 +2,9 @@
 
 - ``summarize_item(item_id)``: one file of a summary batch. A finished item is not redone; the summary
   service reuses a stored summary of the same bytes, so a retry after a crash costs little.
-- ``generate_scheduled_report(ticker, day)``: one watchlist report, idempotent per ticker and day through
-  its run key (``daily:<TICKER>:<YYYY-MM-DD>``): a rerun, a retry or a second scheduler finds the report
-  already stored and writes nothing.
+- ``generate_scheduled_report(ticker, day, language)``: one watchlist report, idempotent per ticker,
+  language and day through its run key (``daily:<TICKER>:<ko|en>:<YYYY-MM-DD>``): a rerun, a retry or a
+  second scheduler finds the report already stored and writes nothing.
 - ``on_job_success``: RQ's success callback: the job's duration, for /metrics.
 - ``on_job_failure``: RQ's failure callback (also for jobs abandoned by a killed worker): records the
   attempt on the job item and, when no retry is left, in Hearth's error log.
@@ -23,6 +23,7 @@ from storage.jobs import JobRepository
 from workers import runtime
 from workers.job_metrics import job_seconds, record_job_duration
 from workers.jobs import upload_path
+from workers.reports.language import default_language
 
 log = logging.getLogger("hearth.workers.tasks")
 
@@ -58,12 +59,16 @@ def summarize_item(item_id: str) -> dict[str, Any]:
     return {"item_id": item_id, "title": payload.get("title")}
 
 
-def generate_scheduled_report(ticker: str, day: str) -> dict[str, Any]:
+def generate_scheduled_report(ticker: str, day: str, language: str | None = None) -> dict[str, Any]:
+    """One watchlist report in ``language`` (ko or en; None: the configured default for the ticker)."""
     rt = runtime.current()
+    lang = default_language(ticker, language or rt.container.settings.market.report_language)
     report = rt.run(
-        rt.container.reports.generate(ticker, tenant=None, run_key=f"daily:{ticker}:{day}", kind="scheduled")
+        rt.container.reports.generate(
+            ticker, tenant=None, run_key=f"daily:{ticker}:{lang}:{day}", kind="scheduled", language=lang
+        )
     )
-    return {"report_id": report.id, "ticker": ticker, "day": day}
+    return {"report_id": report.id, "ticker": ticker, "day": day, "language": lang}
 
 
 def on_job_success(job: Job, connection: Any, result: Any, *args: Any, **kwargs: Any) -> None:

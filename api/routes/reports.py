@@ -35,9 +35,10 @@ async def create_stock_report(
 ) -> ReportOut:
     """Write a report on a stock or ETF from its daily bars: every figure (returns, moving averages, RSI,
     volatility, 52-week range, volume) is computed from the market data; the model writes only the Summary
-    and Risks around them. The report is stored and belongs to the caller. 404 for an unknown ticker, 503
-    when the market data cannot be reached."""
-    record = await reports.generate(body.ticker, body.period, tenant=principal.tenant)
+    and Risks around them (the risks only from the risk signals the figures raise). The whole report is in
+    `language` (ko or en; by default Korean for Korean listings). The report is stored and belongs to the
+    caller. 404 for an unknown ticker, 503 when the market data cannot be reached."""
+    record = await reports.generate(body.ticker, body.period, tenant=principal.tenant, language=body.language)
     return report_out(record)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,12 @@ class ReportRequest(BaseModel):
         max_length=8,
         description="Data window: 1d, 5d, 1mo, 3mo, 6mo, 1y, 2y, 5y, 10y, ytd or max (default: the server's)",
         examples=["1y"],
+    )
+    language: Literal["ko", "en"] | None = Field(
+        default=None,
+        description="The report's language, every word of it: ko or en (default: the server's "
+        "market.report_language, else Korean for .KS and .KQ listings and English for the rest)",
+        examples=["ko"],
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from inference.language import detect_language
 from storage.db import make_engine, make_session_factory
 from storage.reports import ReportRepository
 from tests.support import ROOT, ServerProcess, base_env, start_server
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.slow
 KEY_A = "sk-test-reports-alice-0001"
 KEY_B = "sk-test-reports-bob-0002"
 SECTIONS = ["## Summary", "## Price action", "## Indicators", "## Risks", "## Disclaimer"]
+KO_SECTIONS = ["## 요약", "## 가격 동향", "## 지표", "## 위험 요인", "## 고지 사항"]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,8 @@ def test_a_report_through_http(server: ServerProcess, csv_dir: Path) -> None:
     body = response.json()
     assert set(body) >= {"report_id", "ticker", "markdown", "data", "model", "prompt_version", "created_at"}
     assert body["ticker"] == "ACME" and body["period"] == "1y" and body["kind"] == "on_demand"
-    assert body["prompt_version"] == "stock_report.v1" and body["model"]
+    assert body["prompt_version"] == "stock_report.v2" and body["model"]
+    assert body["data"]["language"] == "en"
     assert body["data"]["narrative"] in ("model", "mixed", "fallback")
 
     # every figure equals the independent computation from the same CSV
@@ -134,6 +137,10 @@ def test_report_errors(server: ServerProcess) -> None:
             http.post("/reports/stocks", json={"ticker": "ACME", "period": "3y"}), 400, "invalid_period"
         )
         assert_error(http.post("/reports/stocks", json={}), 400, "invalid_request")
+        bad_language = http.post("/reports/stocks", json={"ticker": "ACME", "language": "fr"})
+        assert_error(bad_language, 400, "invalid_request")
+        assert bad_language.json()["error"]["param"] == "language"
+        assert "'ko' or 'en'" in bad_language.json()["error"]["message"]
         assert_error(http.post("/reports/stocks", json={"ticker": "BROKEN"}), 503, "market_data_unavailable")
         assert_error(http.get("/reports/no-such-report"), 404, "report_not_found")
         assert_error(http.get("/reports", params={"limit": 0}), 400, "invalid_request")
@@ -155,10 +162,16 @@ def hearth(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str
 
 @pytest.mark.timeout(1200)
 def test_the_cli_prints_the_markdown(server: ServerProcess) -> None:
+    # a Korean listing: a Korean report by default, the model's narrative checked to be Korean
     done = hearth(server, "report", "bolt.ks", "--period", "6mo")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("# BOLT.KS report (2026-06-30)\n")
-    assert re.findall(r"^## .*$", done.stdout, flags=re.M) == SECTIONS
+    assert done.stdout.startswith("# BOLT.KS 리포트 (2026-06-30)\n")
+    assert re.findall(r"^## .*$", done.stdout, flags=re.M) == KO_SECTIONS
+    summary = done.stdout.split("## 요약\n\n", 1)[1].split("\n## ", 1)[0]
+    assert detect_language(summary) == "ko", summary
+    english = hearth(server, "report", "bolt.ks", "--period", "6mo", "--language", "en")
+    assert english.returncode == 0, english.stderr
+    assert re.findall(r"^## .*$", english.stdout, flags=re.M) == SECTIONS
 
     failed = hearth(server, "report", "NOPE")
     assert failed.returncode == 1 and failed.stdout == ""

@@ -11,13 +11,15 @@ import pytest
 from workers.reports.indicators import Figures, compute_figures
 from workers.reports.market import CsvMarketData
 from workers.reports.narrative import (
-    NarrativeReply,
+    RiskReply,
     allowed_numbers,
+    choose_risks,
     fallback,
-    guard_numbers,
+    guard_summary,
     parse_reply,
 )
 from workers.reports.render import DISCLAIMER, figures_for_prompt, price_action, render_report
+from workers.reports.risks import risk_signals
 
 SECTIONS = ["## Summary", "## Price action", "## Indicators", "## Risks", "## Disclaimer"]
 
@@ -105,16 +107,19 @@ def test_the_prompt_shows_the_table_values(year: Figures) -> None:
 
 
 def test_parse_reply() -> None:
-    reply = parse_reply('{"summary": "  Up\\n trend. ", "risks": ["a", "a", " ", "b"], "extra": 1}')
-    assert reply == NarrativeReply(summary="Up trend.", risks=["a", "b"])
+    reply = parse_reply(
+        '{"summary": "  Up\\n trend. ", "risks": [{"signal": "high_volatility", '
+        '"text": " Prices\\n swing. "}, "a", "a", " ", {"signal": "x"}], "extra": 1}'
+    )
+    assert reply.summary == "Up trend."
+    assert reply.risks == [RiskReply(signal="high_volatility", text="Prices swing."), RiskReply(text="a")]
     assert parse_reply('Sure! ```json\n{"summary": "x", "risks": ["y"]}\n```').summary == "x"
+    assert parse_reply('{"summary": "x"}').risks == []  # no risk signal: the schema asks for none
     for bad, reason in [
         ("not json", "not a JSON object"),
         ("[1, 2]", "not a JSON object"),
-        ('{"summary": "x"}', "risks"),
         ('{"summary": " ", "risks": ["y"]}', "summary"),
-        ('{"summary": "x", "risks": []}', "risks"),
-        ('{"summary": "x", "risks": [" "]}', "risks"),
+        ('{"summary": "x", "risks": "y"}', "risks"),
     ]:
         with pytest.raises(ValueError, match=reason):
             parse_reply(bad)
@@ -122,22 +127,50 @@ def test_parse_reply() -> None:
 
 def test_numbers_the_model_invents_are_dropped(year: Figures) -> None:
     allowed = allowed_numbers([figures_for_prompt("ACME", "1y", year), *price_action("ACME", "1y", year)])
-    reply = NarrativeReply(
-        summary=(
-            "ACME closed at 164.94 on 2026-06-30, above its 200-day average. "
-            "RSI 14 is 44.1, neutral. "
-            "Analysts expect 250.00 by December. "
-            "Volatility of 44% is high."
-        ),
-        risks=["Earnings could drop 35%.", "Volatility is high.", "The stock sits near 165."],
+    summary, dropped = guard_summary(
+        "ACME closed at 164.94 on 2026-06-30, above its 200-day average. "
+        "RSI 14 is 44.1, neutral. "
+        "Analysts expect 250.00 by December. "
+        "Volatility of 44% is high.",
+        allowed,
+        "en",
     )
-    summary, risks, dropped = guard_numbers(reply, allowed)
     assert summary == (
         "ACME closed at 164.94 on 2026-06-30, above its 200-day average. RSI 14 is 44.1, neutral. "
         "Volatility of 44% is high."
     )
-    assert risks == ["Volatility is high.", "The stock sits near 165."]
-    assert dropped == ["Analysts expect 250.00 by December.", "Earnings could drop 35%."]
+    assert dropped == ["Analysts expect 250.00 by December."]
+
+
+def test_summary_sentences_in_another_language_are_dropped(year: Figures) -> None:
+    summary, dropped = guard_summary("ACME는 상승 추세입니다. The trend is up. 변동성이 큽니다.", [], "ko")
+    assert summary == "ACME는 상승 추세입니다. 변동성이 큽니다." and dropped == ["The trend is up."]
+
+
+def test_each_risk_signal_gets_the_models_sentence_only_when_it_is_about_it(year: Figures) -> None:
+    active = risk_signals(year)
+    assert [signal.code for signal in active] == ["high_volatility", "thin_volume"]
+    allowed = allowed_numbers([figures_for_prompt("ACME", "1y", year)])
+    replies = [
+        # on its signal: kept
+        RiskReply(signal="high_volatility", text="Large daily swings make the price hard to hold through."),
+        # tagged with a signal, but about something else (the old "close above its average" non-risk)
+        RiskReply(signal="thin_volume", text="The close is above its 200-day average."),
+        # no such signal in these figures
+        RiskReply(signal="overbought", text="Momentum is stretched."),
+    ]
+    risks, written, unused = choose_risks(replies, active, allowed, "en")
+    assert risks[0] == "Large daily swings make the price hard to hold through."
+    assert risks[1] == active[1].sentence["en"] and "0.47x" in risks[1]
+    assert written == 1
+    assert unused == ["The close is above its 200-day average.", "Momentum is stretched."]
+    # an invented figure or the wrong language falls back to the signal's own sentence
+    bad = [
+        RiskReply(signal="high_volatility", text="Volatility of 80% is extreme."),
+        RiskReply(signal="thin_volume", text="거래량이 줄었습니다."),
+    ]
+    risks, written, _ = choose_risks(bad, active, allowed, "en")
+    assert risks == [active[0].sentence["en"], active[1].sentence["en"]] and written == 0
 
 
 def test_fallback_is_neutral_and_complete(year: Figures) -> None:
@@ -145,6 +178,8 @@ def test_fallback_is_neutral_and_complete(year: Figures) -> None:
     assert narrative.source == "fallback" and narrative.attempts == 2
     assert narrative.summary.startswith("ACME closed at 164.94 on 2026-06-30.")
     assert "written from the figures by code" in narrative.summary
-    assert len(narrative.risks) == 3
+    # the risk signals' own sentences
+    assert narrative.signals == ["high_volatility", "thin_volume"]
+    assert narrative.risks[0].startswith("High volatility: the annualised volatility of daily returns is 44")
     markdown = render_report("ACME", "1y", year, narrative.summary, narrative.risks)
     assert re.findall(r"^## .*$", markdown, flags=re.M) == SECTIONS

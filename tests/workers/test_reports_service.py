@@ -20,12 +20,15 @@ from tests.workers import reference
 from tests.workers.test_reports_indicators import assert_same_figures
 from workers.reports.errors import InvalidTicker, MarketDataUnavailable, ReportNotFound, UnknownTicker
 from workers.reports.market import CsvMarketData
-from workers.reports.narrative import NARRATIVE_SCHEMA
+from workers.reports.narrative import narrative_schema
 from workers.reports.service import ReportService
 
 GOOD: dict[str, Any] = {
     "summary": "ACME trades above its 200-day average with neutral momentum.",
-    "risks": ["Volatility is high."],
+    "risks": [
+        {"signal": "high_volatility", "text": "Volatility is high."},
+        {"signal": "thin_volume", "text": "Trading has thinned out, so a few orders can move the price."},
+    ],
 }
 
 
@@ -86,12 +89,19 @@ def test_a_report_from_the_data_and_the_model(market_dir: Path, repo: ReportRepo
         "on_demand",
         "t-alice",
     )
-    assert record.model == "fake-model" and record.prompt_version == "stock_report.v1"
+    assert record.model == "fake-model" and record.prompt_version == "stock_report.v2"
     assert record.as_of == "2026-06-30" and record.run_key is None
     expected = reference.figures(reference.load(market_dir / "ACME.csv", "1y"))
     assert_same_figures(record.data["figures"], expected)
     assert record.data["narrative"] == "model" and record.data["provider"] == "csv"
-    assert record.data["narrative_detail"] == {"attempts": 1, "dropped": [], "error": None}
+    assert record.data["narrative_detail"] == {
+        "attempts": 1,
+        "dropped": [],
+        "error": None,
+        "risk_signals": ["high_volatility", "thin_volume"],
+        "risks_by_model": 2,
+    }
+    assert record.data["language"] == "en"
     assert [bar["date"] for bar in record.data["bars"]][-1] == "2026-06-30" and len(record.data["bars"]) == 30
     assert record.data["usage"] == {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
     assert GOOD["summary"] in record.markdown and "- Volatility is high." in record.markdown
@@ -100,10 +110,17 @@ def test_a_report_from_the_data_and_the_model(market_dir: Path, repo: ReportRepo
     assert payload["model"] == "default" and payload["temperature"] == 0
     assert payload["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "stock_report", "schema": NARRATIVE_SCHEMA},
+        "json_schema": {
+            "name": "stock_report",
+            "schema": narrative_schema(["high_volatility", "thin_volume"]),
+        },
     }
+    assert payload["response_format"]["json_schema"]["schema"]["properties"]["risks"]["items"]["properties"][
+        "signal"
+    ]["enum"] == ["high_volatility", "thin_volume"]
     prompt = payload["messages"][0]["content"]
     assert "- Last close: 164.94" in prompt and "- Date of the last close: 2026-06-30" in prompt
+    assert "- high_volatility: Volatility is high." in prompt and "Write in English." in prompt
     assert not prompt.startswith("#")  # the template's header comment is not sent
 
     assert asyncio.run(reports.get(record.id, "t-alice")) == record
@@ -197,3 +214,47 @@ def test_a_model_that_cannot_answer_stores_nothing(market_dir: Path, repo: Repor
     with pytest.raises(BackendUnavailable):
         asyncio.run(reports.generate("ACME", tenant=None, run_key="daily:ACME:x", kind="scheduled"))
     assert repo.get_by_run_key("daily:ACME:x") is None
+
+
+def test_a_korean_listing_gets_a_korean_report(market_dir: Path, repo: ReportRepository) -> None:
+    korean: dict[str, Any] = {
+        "summary": "BOLT.KS는 장기 이동평균 위에서 오름세를 이어 가고 있습니다. "
+        "다만 변동성이 높아 등락이 큽니다.",
+        "risks": [
+            {"signal": "high_volatility", "text": "변동성이 높아 하루에도 가격이 크게 출렁일 수 있습니다."}
+        ],
+    }
+    gateway = FakeGateway(korean)
+    reports, _ = service(market_dir, repo, gateway)
+    record = asyncio.run(reports.generate("BOLT.KS", tenant="t-alice"))
+    assert record.data["language"] == "ko" and record.data["narrative"] == "model"
+    assert record.markdown.startswith("# BOLT.KS 리포트 (")
+    assert korean["summary"] in record.markdown and "- 변동성이 높아 하루에도" in record.markdown
+    prompt = gateway.payloads[0]["messages"][0]["content"]
+    assert "한국어로 쓰세요" in prompt and "- 종목: BOLT.KS" in prompt and "- 종가: " in prompt
+
+
+def test_an_english_narrative_for_a_korean_report_is_retried_then_replaced(
+    market_dir: Path, repo: ReportRepository
+) -> None:
+    english = {
+        "summary": "BOLT.KS is in an uptrend.",
+        "risks": [{"signal": "high_volatility", "text": "Swings."}],
+    }
+    gateway = FakeGateway(english, english)
+    reports, _ = service(market_dir, repo, gateway)
+    record = asyncio.run(reports.generate("BOLT.KS", tenant="t-alice"))
+    assert "not written in Korean" in gateway.payloads[1]["messages"][2]["content"]
+    assert record.data["narrative"] == "fallback" and record.data["language"] == "ko"
+    assert "코드가 수치로부터 작성했습니다" in record.markdown and "uptrend" not in record.markdown
+
+
+def test_the_language_can_be_chosen_and_no_risk_is_invented(market_dir: Path, repo: ReportRepository) -> None:
+    # WRLD over a year raises no risk signal: the schema asks for no risks, the report says there are none
+    gateway = FakeGateway({"summary": "WRLD는 완만한 오름세입니다."})
+    reports, _ = service(market_dir, repo, gateway)
+    record = asyncio.run(reports.generate("WRLD", "1y", tenant="t-alice", language="ko"))
+    schema = gateway.payloads[0]["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["summary"] and "risks" not in schema["properties"]
+    assert "위험 신호가 없습니다" in record.markdown
+    assert record.data["narrative"] == "model" and record.data["narrative_detail"]["risk_signals"] == []

@@ -45,9 +45,18 @@ def test_fires_at_0010_kst_once_per_day(redis_client: redis.Redis) -> None:
     assert fired.due.isoformat() == "2026-11-25T00:10:00+09:00"
     assert scheduler.tick() == []
     jobs = queued(redis_client)
-    assert ("report-daily-005930_KS-2026-11-25", ("005930.KS", "2026-11-25")) in jobs
+    # each in its language: Korean for a Korean listing, English for the rest (the schedule's default)
+    assert ("report-daily-005930_KS-ko-2026-11-25", ("005930.KS", "2026-11-25", "ko")) in jobs
+    assert ("report-daily-SPY-en-2026-11-25", ("SPY", "2026-11-25", "en")) in jobs
     assert len(jobs) == 6  # three tickers, two days
     assert scheduler.last_fired(DAILY) == fired.due
+
+
+def test_a_schedule_sets_its_reports_language(redis_client: redis.Redis) -> None:
+    clock = Clock(datetime(2026, 11, 24, 15, 10, 1, tzinfo=UTC))
+    english = DAILY.model_copy(update={"name": "daily-en", "language": "en"})
+    Scheduler([english], JobQueue(redis_client, WorkerSettings()), clock=clock).tick()
+    assert {args[2] for _, args in queued(redis_client)} == {"en"}
 
 
 def test_two_schedulers_fire_a_due_time_once(redis_client: redis.Redis) -> None:

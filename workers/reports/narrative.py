@@ -1,48 +1,73 @@
-"""The model's part of a report: the JSON it is asked for, its validation, the number guard and the fallback.
+"""The model's part of a report: the JSON it is asked for, its validation, the checks and the fallback.
 
-The model answers ``{"summary": "...", "risks": ["..."]}`` through ``response_format`` json_schema (a
-llama.cpp grammar on the embedded engine). Its text may only repeat numbers the code gave it: a sentence of
-the summary or a risk holding any other number is dropped (:func:`guard_numbers`). When the reply is not
-valid, the model is asked once more with the reason; when that fails too, or nothing is left after the guard,
-a neutral narrative written here from the figures takes its place, and the report's data says so.
+The model answers ``{"summary": "...", "risks": [{"signal": "<code>", "text": "..."}]}`` through
+``response_format`` json_schema (a llama.cpp grammar on the embedded engine); ``signal`` is an enum of the
+report's active risk signals (:mod:`workers.reports.risks`), and without any the schema has no ``risks``.
+Its text may only repeat numbers the code gave it and must be in the report's language: a sentence of the
+summary that fails either is dropped (:func:`guard_summary`). Each active signal gets the model's sentence
+for it when that one passes the same checks and speaks of its signal, else the signal's code-written
+sentence (:func:`choose_risks`). When the reply is not valid, the model is asked once more with the
+reason; when that fails too, or no summary sentence is left, a narrative written here from the figures
+takes its place, and the report's data says so.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from inference.language import detect_language
 from workers.reports.indicators import Figures
+from workers.reports.language import ReportLanguage
 from workers.reports.render import fmt_pct, fmt_price
+from workers.reports.risks import RiskSignal, about, no_risk_sentence, risk_signals
 
 MAX_RISKS = 3
 MAX_SUMMARY_CHARS = 1500
 MAX_RISK_CHARS = 400
 
-# no maxLength on the strings: llama.cpp's schema-to-grammar expands it into one nested rule per character
-NARRATIVE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "summary": {"type": "string"},
-        "risks": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_RISKS},
-    },
-    "required": ["summary", "risks"],
-}
-
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def narrative_schema(codes: Sequence[str]) -> dict[str, Any]:
+    """The reply's JSON schema: a summary and, when ``codes`` (the active risk signals) is not empty, one
+    risk per signal, its ``signal`` one of ``codes``. No maxLength on the strings: llama.cpp's
+    schema-to-grammar expands it into one nested rule per character."""
+    if not codes:
+        return {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}
+    risk = {
+        "type": "object",
+        "properties": {"signal": {"type": "string", "enum": list(codes)}, "text": {"type": "string"}},
+        "required": ["signal", "text"],
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "summary": {"type": "string"},
+            "risks": {"type": "array", "items": risk, "minItems": 1, "maxItems": len(codes)},
+        },
+        "required": ["summary", "risks"],
+    }
+
+
+class RiskReply(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    signal: str = ""
+    text: str
 
 
 class NarrativeReply(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     summary: str = Field(min_length=1)
-    risks: list[str] = Field(min_length=1)
+    risks: list[RiskReply] = Field(default_factory=list)
 
     @field_validator("summary")
     @classmethod
@@ -52,26 +77,40 @@ class NarrativeReply(BaseModel):
             raise ValueError("the summary is empty")
         return value
 
-    @field_validator("risks")
+    @field_validator("risks", mode="before")
     @classmethod
-    def _risks(cls, value: list[str]) -> list[str]:
-        risks = list(dict.fromkeys(" ".join(r.split()) for r in value if isinstance(r, str) and r.strip()))
-        if not risks:
-            raise ValueError("there are no risks")
-        return risks[:MAX_RISKS]
+    def _risks(cls, value: Any) -> list[dict[str, str]]:
+        if not isinstance(value, list):
+            raise ValueError("risks is not a list")
+        risks: dict[str, dict[str, str]] = {}
+        for item in value:
+            # a plain string is a risk without its signal: matched to one by its words
+            entry = {"text": item} if isinstance(item, str) else item if isinstance(item, dict) else {}
+            text = " ".join(str(entry.get("text", "")).split())
+            if text:
+                risks.setdefault(text, {"signal": str(entry.get("signal", "")), "text": text})
+        return list(risks.values())
 
 
 @dataclass
 class Narrative:
     summary: str
     risks: list[str]
-    source: str  # "model", "fallback", or "mixed" (one section fell back)
+    source: str  # "model", "fallback", or "mixed" (the model's summary, some risks the code's)
     attempts: int = 0
-    dropped: list[str] = field(default_factory=list)  # sentences and risks the number guard removed
+    dropped: list[str] = field(default_factory=list)  # sentences and risks the checks removed
     error: str | None = None  # why the model's reply was not used, when it was not
+    signals: list[str] = field(default_factory=list)  # the active risk signals' codes, in Risks order
+    risks_by_model: int = 0  # how many of the risk sentences the model wrote
 
     def as_data(self) -> dict[str, Any]:
-        return {"attempts": self.attempts, "dropped": self.dropped, "error": self.error}
+        return {
+            "attempts": self.attempts,
+            "dropped": self.dropped,
+            "error": self.error,
+            "risk_signals": self.signals,
+            "risks_by_model": self.risks_by_model,
+        }
 
 
 def parse_reply(content: str) -> NarrativeReply:
@@ -119,58 +158,147 @@ def _supported(text: str, allowed: list[float]) -> bool:
     return True
 
 
-def guard_numbers(reply: NarrativeReply, allowed: list[float]) -> tuple[str, list[str], list[str]]:
-    """(summary, risks, dropped): the summary's sentences and the risks whose numbers all come from
-    ``allowed`` (the numbers of the text the code gave the model)."""
-    dropped: list[str] = []
+def _in_language(text: str, language: ReportLanguage) -> bool:
+    return detect_language(text) == language
+
+
+def guard_summary(summary: str, allowed: list[float], language: ReportLanguage) -> tuple[str, list[str]]:
+    """(summary, dropped): the sentences of ``summary`` whose numbers all come from ``allowed`` (the numbers
+    of the text the code gave the model) and which are written in ``language``."""
     kept: list[str] = []
-    for sentence in _SENTENCE_END.split(reply.summary):
-        (kept if _supported(sentence, allowed) else dropped).append(sentence)
-    risks: list[str] = []
-    for risk in reply.risks:
-        (risks if _supported(risk, allowed) else dropped).append(risk)
-    summary = " ".join(kept).strip()
-    if len(summary) > MAX_SUMMARY_CHARS:
-        cut = summary[:MAX_SUMMARY_CHARS]
-        summary = cut[: cut.rfind(". ") + 1] or cut
-    return summary, [r[:MAX_RISK_CHARS] for r in risks], dropped
+    dropped: list[str] = []
+    for sentence in _SENTENCE_END.split(summary):
+        ok = _supported(sentence, allowed) and _in_language(sentence, language)
+        (kept if ok else dropped).append(sentence)
+    text = " ".join(kept).strip()
+    if len(text) > MAX_SUMMARY_CHARS:
+        cut = text[:MAX_SUMMARY_CHARS]
+        text = cut[: cut.rfind(". ") + 1] or cut
+    return text, dropped
 
 
-def signals(f: Figures) -> list[str]:
+def choose_risks(
+    replies: Sequence[RiskReply], active: Sequence[RiskSignal], allowed: list[float], language: ReportLanguage
+) -> tuple[list[str], int, list[str]]:
+    """(risk sentences, how many of them the model wrote, dropped): one sentence per active signal, the
+    model's when it passes the checks (its numbers, its language, and it speaks of its signal), else the
+    signal's own. A reply without a signal code counts for the first signal it speaks of."""
+    unused = list(replies)
+    chosen: list[str] = []
+    written = 0
+    for signal in active:
+        pick = None
+        for reply in unused:
+            if reply.signal not in ("", signal.code):
+                continue
+            if (
+                _supported(reply.text, allowed)
+                and _in_language(reply.text, language)
+                and about(signal, reply.text, language)
+            ):
+                pick = reply
+                break
+        if pick is None:
+            chosen.append(signal.sentence[language])
+            continue
+        unused.remove(pick)
+        chosen.append(pick.text[:MAX_RISK_CHARS])
+        written += 1
+    return chosen, written, [reply.text for reply in unused]
+
+
+_SIGNALS: dict[str, dict[str, Any]] = {
+    "en": {
+        "above": "The close is above its {n}-day average: the {horizon} trend points up.",
+        "below": "The close is below its {n}-day average: the {horizon} trend points down.",
+        "horizons": {200: "long-term", 50: "medium-term", 20: "short-term"},
+        "rose": "Over {span} the price rose.",
+        "fell": "Over {span} the price fell.",
+        "flat": "Over {span} the price was flat.",
+        "spans": ("the last month", "the year to date"),
+        "rsi": "Momentum (RSI 14) is {zone}.",
+        "zones": {
+            "overbought": "overbought",
+            "oversold": "oversold",
+            "neutral": "neutral, neither overbought nor oversold",
+        },
+        "volatility": "Volatility is {level}.",
+        "levels": {"low": "low", "moderate": "moderate", "high": "high"},
+        "near_high": "The close is near its 52-week high.",
+        "near_low": "The close is near its 52-week low.",
+        "between": "The close is between its 52-week high and low.",
+        "volume": "The last session's volume was {level} its 20-day average.",
+        "volumes": {
+            "well above": "well above",
+            "above": "above",
+            "well below": "well below",
+            "below": "below",
+            "in line with": "in line with",
+        },
+        "short": "The data is too short for {missing}.",
+        "missing": {"sma": "the 200-day average", "range": "the 52-week range", "and": " and "},
+    },
+    "ko": {
+        "above": "종가가 {n}일 이동평균 위에 있습니다: {horizon} 추세는 상승 쪽입니다.",
+        "below": "종가가 {n}일 이동평균 아래에 있습니다: {horizon} 추세는 하락 쪽입니다.",
+        "horizons": {200: "장기", 50: "중기", 20: "단기"},
+        "rose": "{span} 가격이 올랐습니다.",
+        "fell": "{span} 가격이 내렸습니다.",
+        "flat": "{span} 가격이 제자리였습니다.",
+        "spans": ("최근 한 달 동안", "연초 이후"),
+        "rsi": "모멘텀(RSI 14)은 {zone}입니다.",
+        "zones": {
+            "overbought": "과매수 구간",
+            "oversold": "과매도 구간",
+            "neutral": "중립 구간(과매수도 과매도도 아님)",
+        },
+        "volatility": "변동성은 {level}.",
+        "levels": {"low": "낮습니다", "moderate": "보통입니다", "high": "높습니다"},
+        "near_high": "종가가 52주 최고가 부근입니다.",
+        "near_low": "종가가 52주 최저가 부근입니다.",
+        "between": "종가가 52주 최고가와 최저가 사이에 있습니다.",
+        "volume": "최근 거래일의 거래량은 20일 평균{level}.",
+        "volumes": {
+            "well above": "보다 훨씬 많았습니다",
+            "above": "보다 많았습니다",
+            "well below": "보다 훨씬 적었습니다",
+            "below": "보다 적었습니다",
+            "in line with": "과 비슷했습니다",
+        },
+        "short": "데이터가 짧아 {missing}을 계산할 수 없습니다.",
+        "missing": {"sma": "200일 이동평균", "range": "52주 범위", "and": "과 "},
+    },
+}
+
+
+_KO_ZONES = {"overbought": "과매수 구간", "oversold": "과매도 구간", "neutral": "중립 구간"}
+
+
+def signals(f: Figures, language: ReportLanguage = "en") -> list[str]:
     """What the figures show, in words (computed here, so the model need not read numbers right)."""
+    t: dict[str, Any] = _SIGNALS[language]
     lines: list[str] = []
-    for n, value, horizon in (
-        (200, f.sma_200, "long-term"),
-        (50, f.sma_50, "medium-term"),
-        (20, f.sma_20, "short-term"),
-    ):
+    for n, value in ((200, f.sma_200), (50, f.sma_50), (20, f.sma_20)):
         if value is not None:
-            side, trend = ("above", "up") if f.last_close >= value else ("below", "down")
-            lines.append(f"The close is {side} its {n}-day average: the {horizon} trend points {trend}.")
-    for name, value in (("the last month", f.return_1m), ("the year to date", f.return_ytd)):
+            side = "above" if f.last_close >= value else "below"
+            lines.append(t[side].format(n=n, horizon=t["horizons"][n]))
+    for span, value in zip(t["spans"], (f.return_1m, f.return_ytd), strict=True):
         if value is not None:
-            lines.append(
-                f"Over {name} the price {'rose' if value > 0 else 'fell' if value < 0 else 'was flat'}."
-            )
+            key = "rose" if value > 0 else "fell" if value < 0 else "flat"
+            lines.append(t[key].format(span=span))
     if f.rsi_14 is not None:
-        zone = (
-            "overbought"
-            if f.rsi_14 >= 70
-            else "oversold"
-            if f.rsi_14 <= 30
-            else "neutral, neither overbought nor oversold"
-        )
-        lines.append(f"Momentum (RSI 14) is {zone}.")
+        zone = "overbought" if f.rsi_14 >= 70 else "oversold" if f.rsi_14 <= 30 else "neutral"
+        lines.append(t["rsi"].format(zone=t["zones"][zone]))
     if f.volatility is not None:
         level = "low" if f.volatility < 0.15 else "moderate" if f.volatility < 0.30 else "high"
-        lines.append(f"Volatility is {level}.")
+        lines.append(t["volatility"].format(level=t["levels"][level]))
     if f.high_52w is not None and f.low_52w is not None:
         if f.last_close >= f.high_52w * 0.95:
-            lines.append("The close is near its 52-week high.")
+            lines.append(t["near_high"])
         elif f.last_close <= f.low_52w * 1.05:
-            lines.append("The close is near its 52-week low.")
+            lines.append(t["near_low"])
         else:
-            lines.append("The close is between its 52-week high and low.")
+            lines.append(t["between"])
     if f.volume_ratio_20 is not None:
         r = f.volume_ratio_20
         level = (
@@ -184,48 +312,52 @@ def signals(f: Figures) -> list[str]:
             if r <= 0.9
             else "in line with"
         )
-        lines.append(f"The last session's volume was {level} its 20-day average.")
-    missing = [
-        name
-        for name, value in (("the 200-day average", f.sma_200), ("the 52-week range", f.high_52w))
-        if value is None
-    ]
+        lines.append(t["volume"].format(level=t["volumes"][level]))
+    names = t["missing"]
+    missing = [names[key] for key, value in (("sma", f.sma_200), ("range", f.high_52w)) if value is None]
     if missing:
-        lines.append(f"The data is too short for {' and '.join(missing)}.")
+        lines.append(t["short"].format(missing=names["and"].join(missing)))
     return lines
 
 
-def fallback_summary(ticker: str, f: Figures) -> str:
+def fallback_summary(ticker: str, f: Figures, language: ReportLanguage = "en") -> str:
     """A neutral summary written from the figures, for when the model's cannot be used."""
+    zone = None
+    if f.rsi_14 is not None:
+        zone = "overbought" if f.rsi_14 >= 70 else "oversold" if f.rsi_14 <= 30 else "neutral"
+    trend = [(n, value) for n, value in ((50, f.sma_50), (200, f.sma_200)) if value is not None]
+    if language == "ko":
+        parts = [f"{ticker}의 {f.as_of} 종가는 {fmt_price(f.last_close)}입니다."]
+        if f.return_1m is not None:
+            parts.append(f"최근 한 달 수익률은 {fmt_pct(f.return_1m)}입니다.")
+        if trend:
+            sides = [f"{n}일 이동평균 {'위' if f.last_close >= value else '아래'}" for n, value in trend]
+            parts.append("종가는 " + ", ".join(sides) + "에 있습니다.")
+        if zone:
+            parts.append(f"RSI 14는 {_KO_ZONES[zone]}입니다.")
+        parts.append("모델이 쓴 요약을 사용할 수 없어 이 요약은 코드가 수치로부터 작성했습니다.")
+        return " ".join(parts)
     parts = [f"{ticker} closed at {fmt_price(f.last_close)} on {f.as_of}."]
     if f.return_1m is not None:
         parts.append(f"Over the last month it returned {fmt_pct(f.return_1m)}.")
-    trend = [
-        f"{'above' if f.last_close >= value else 'below'} its {n}-day average"
-        for n, value in ((50, f.sma_50), (200, f.sma_200))
-        if value is not None
-    ]
     if trend:
-        parts.append("The close is " + " and ".join(trend) + ".")
-    if f.rsi_14 is not None:
-        zone = "overbought" if f.rsi_14 >= 70 else "oversold" if f.rsi_14 <= 30 else "neutral"
+        sides = [f"{'above' if f.last_close >= value else 'below'} its {n}-day average" for n, value in trend]
+        parts.append("The close is " + " and ".join(sides) + ".")
+    if zone:
         parts.append(f"RSI 14 is in {zone} territory.")
     parts.append("This summary was written from the figures by code because no model narrative was usable.")
     return " ".join(parts)
 
 
-def fallback_risks(f: Figures) -> list[str]:
-    swings = (
-        f"Prices swing: the annualised volatility of daily returns is {fmt_pct(f.volatility, signed=False)}."
-        if f.volatility is not None
-        else "Prices can swing sharply; the data is too short to measure volatility."
-    )
-    return [
-        swings,
-        "The figures describe past prices only and do not predict future returns.",
-        "Market data can be delayed, adjusted or incomplete; check it against another source before acting.",
-    ]
+def fallback_risks(f: Figures, language: ReportLanguage = "en") -> list[str]:
+    """The code's Risks section: the active signals' sentences, or the plain statement that there are none."""
+    active = risk_signals(f)[:MAX_RISKS]
+    return [signal.sentence[language] for signal in active] or [no_risk_sentence(language)]
 
 
-def fallback(ticker: str, f: Figures, *, attempts: int, error: str | None) -> Narrative:
-    return Narrative(fallback_summary(ticker, f), fallback_risks(f), "fallback", attempts, [], error)
+def fallback(
+    ticker: str, f: Figures, *, attempts: int, error: str | None, language: ReportLanguage = "en"
+) -> Narrative:
+    codes = [signal.code for signal in risk_signals(f)[:MAX_RISKS]]
+    summary = fallback_summary(ticker, f, language)
+    return Narrative(summary, fallback_risks(f, language), "fallback", attempts, [], error, codes)

@@ -17,24 +17,26 @@ from inference.gateway import ChatRequest, ChatResult
 from storage.reports import ReportRecord, ReportRepository
 from workers.reports.errors import ReportNotFound
 from workers.reports.indicators import METHOD, Figures, compute_figures, snapshot_bars
+from workers.reports.language import ReportLanguage, default_language
 from workers.reports.market import MarketData, check_period, normalize_ticker
 from workers.reports.narrative import (
     MAX_RISKS,
-    NARRATIVE_SCHEMA,
     Narrative,
     allowed_numbers,
+    choose_risks,
     fallback,
-    fallback_risks,
-    guard_numbers,
+    guard_summary,
+    narrative_schema,
     parse_reply,
     signals,
 )
 from workers.reports.render import figures_for_prompt, render_report
+from workers.reports.risks import RiskSignal, no_risk_sentence, risk_signals
 
 log = logging.getLogger("hearth.reports")
 
 PROMPT_NAME = "stock_report"
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 SNAPSHOT_BARS = 30  # the last bars stored with the report (the figures themselves are stored in full)
 MAX_NARRATIVE_TOKENS = 400
 MAX_ATTEMPTS = 2  # the first reply, and one retry told what was wrong with it
@@ -58,6 +60,7 @@ class ReportService:
         chat_model: str,
         *,
         default_period: str = "1y",
+        default_language: str = "auto",
     ) -> None:
         self._market = market_data
         self._repo = repository
@@ -65,6 +68,7 @@ class ReportService:
         self._prompts = prompts
         self._chat_model = chat_model
         self._default_period = default_period
+        self._default_language = default_language
 
     @property
     def prompt_version(self) -> str:
@@ -78,24 +82,28 @@ class ReportService:
         tenant: str | None,
         run_key: str | None = None,
         kind: str = "on_demand",
+        language: ReportLanguage | None = None,
     ) -> ReportRecord:
-        """Write and store a report on ``ticker`` over ``period`` (default: market.default_period).
+        """Write and store a report on ``ticker`` over ``period`` (default: market.default_period) in
+        ``language`` (default: market.report_language, else by the ticker's market).
 
         With a ``run_key`` that is already stored, the stored report is returned without asking the market
         or the model (scheduled runs are idempotent per key)."""
         symbol = normalize_ticker(ticker)
         window = check_period(period or self._default_period)
+        lang = language or default_language(symbol, self._default_language)
         if run_key is not None:
             existing = await asyncio.to_thread(self._repo.get_by_run_key, run_key)
             if existing is not None:
                 return existing
         bars = await self._market.history(symbol, window)
         figures = compute_figures(bars)
-        narrative, model, usage = await self._narrate(symbol, window, figures)
-        markdown = render_report(symbol, window, figures, narrative.summary, narrative.risks)
+        narrative, model, usage = await self._narrate(symbol, window, figures, lang)
+        markdown = render_report(symbol, window, figures, narrative.summary, narrative.risks, lang)
         data = {
             "ticker": symbol,
             "period": window,
+            "language": lang,
             "provider": self._market.name,
             "as_of": figures.as_of,
             "figures": figures.as_dict(),
@@ -134,39 +142,46 @@ class ReportService:
     # -- the model's part ------------------------------------------------------------------------------------
 
     async def _narrate(
-        self, ticker: str, period: str, figures: Figures
+        self, ticker: str, period: str, figures: Figures, language: ReportLanguage
     ) -> tuple[Narrative, str, dict[str, int]]:
         """(narrative, the model that answered, usage). Model failures (unreachable, timeout) raise; a reply
         that cannot be used is retried once, then replaced by the code-written fallback."""
-        prompt = self._prompts.get(PROMPT_NAME, PROMPT_VERSION).format(
-            ticker=ticker,
-            as_of=figures.as_of,
-            period=period,
-            figures=figures_for_prompt(ticker, period, figures),
-            signals="\n".join(f"- {line}" for line in signals(figures)),
-            max_risks=MAX_RISKS,
-        )
+        active = risk_signals(figures)[:MAX_RISKS]
+        codes = [signal.code for signal in active]
+        prompt = self._prompt(ticker, period, figures, language, active)
+        schema = narrative_schema(codes)
         allowed = allowed_numbers([prompt])
         messages: builtins.list[dict[str, str]] = [{"role": "user", "content": prompt}]
         usage: dict[str, int] = {}
         model = self._chat_model
         error: str | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            content, used, model = await self._complete(messages)
+            content, used, model = await self._complete(messages, schema)
             usage = _add_usage(usage, used)
             try:
                 reply = parse_reply(content)
             except ValueError as exc:
                 error = str(exc)
             else:
-                summary, risks, dropped = guard_numbers(reply, allowed)
+                summary, dropped = guard_summary(reply.summary, allowed, language)
                 if summary:
-                    source = "model" if risks else "mixed"
+                    risks, written, unused = choose_risks(reply.risks, active, allowed, language)
+                    source = "model" if written == len(active) else "mixed"
                     narrative = Narrative(
-                        summary, risks or fallback_risks(figures), source, attempt, dropped, None
+                        summary,
+                        risks or [no_risk_sentence(language)],
+                        source,
+                        attempt,
+                        dropped + unused,
+                        None,
+                        codes,
+                        written,
                     )
                     return narrative, model, usage
-                error = "every sentence of the summary holds numbers that are not among the figures"
+                error = (
+                    "every sentence of the summary holds numbers that are not among the figures or is not "
+                    f"written in {_LANGUAGE_NAMES[language]}"
+                )
             log.warning(
                 "report %s: the model's narrative is not usable (attempt %d): %s", ticker, attempt, error
             )
@@ -175,13 +190,49 @@ class ReportService:
                 {"role": "assistant", "content": content[:2000]},
                 {
                     "role": "user",
-                    "content": f"That reply cannot be used: {error}. Reply again with only the JSON object "
-                    'with "summary" and "risks", using only numbers copied from the figures.',
+                    "content": f"That reply cannot be used: {error}. Reply again with only the JSON object, "
+                    f"in {_LANGUAGE_NAMES[language]}, using only numbers copied from the figures.",
                 },
             ]
-        return fallback(ticker, figures, attempts=MAX_ATTEMPTS, error=error), model, usage
+        return (
+            fallback(ticker, figures, attempts=MAX_ATTEMPTS, error=error, language=language),
+            model,
+            usage,
+        )
 
-    async def _complete(self, messages: builtins.list[dict[str, str]]) -> tuple[str, dict[str, int], str]:
+    def _prompt(
+        self,
+        ticker: str,
+        period: str,
+        figures: Figures,
+        language: ReportLanguage,
+        active: builtins.list[RiskSignal],
+    ) -> str:
+        if active:
+            risk_signals_text = "The risk signals in these figures (code: what it shows):\n" + "\n".join(
+                f"- {signal.code}: {signal.finding[language]}" for signal in active
+            )
+            risks_field = (
+                '- "risks": one entry per risk signal above, each {"signal": its code, "text": one full '
+                f"sentence on why it is a risk for a holder of {ticker}}}."
+            )
+        else:
+            risk_signals_text = "None of these figures is a risk signal: write no risks."
+            risks_field = ""
+        return self._prompts.get(PROMPT_NAME, PROMPT_VERSION).format(
+            ticker=ticker,
+            as_of=figures.as_of,
+            period=period,
+            figures=figures_for_prompt(ticker, period, figures, language),
+            signals="\n".join(f"- {line}" for line in signals(figures, language)),
+            risk_signals=risk_signals_text,
+            risks_field=risks_field,
+            language_rule=_LANGUAGE_RULES[language],
+        )
+
+    async def _complete(
+        self, messages: builtins.list[dict[str, str]], schema: dict[str, Any]
+    ) -> tuple[str, dict[str, int], str]:
         payload = {
             "model": self._chat_model,
             "messages": messages,
@@ -189,11 +240,19 @@ class ReportService:
             "max_tokens": MAX_NARRATIVE_TOKENS,
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": "stock_report", "schema": NARRATIVE_SCHEMA},
+                "json_schema": {"name": "stock_report", "schema": schema},
             },
         }
         result = await self._gateway.complete(self._gateway.prepare(payload))
         return result.text, result.usage, result.model
+
+
+_LANGUAGE_NAMES: dict[ReportLanguage, str] = {"en": "English", "ko": "Korean"}
+_LANGUAGE_RULES: dict[ReportLanguage, str] = {
+    "en": "Write in English.",
+    "ko": "Write the summary and every risk in Korean (한국어로 쓰세요), "
+    "in the polite written style (-습니다).",
+}
 
 
 def _add_usage(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
