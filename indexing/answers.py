@@ -325,6 +325,17 @@ class AnswerService:
                 search_query = f"{translated}\n{search_query}"
                 hits = await asyncio.to_thread(retriever.retrieve, record.store_name, search_query, k)
                 cross_lingual = False
+        if cross_lingual:
+            # no shared words: the sparse side matches only digits and Latin tokens ("50 million won" found
+            # the glasses FAQ's "50만원" before the rent passages); the embedder ranks alone, a little deeper
+            # (its cross-lingual cosines are close together)
+            hits = await asyncio.to_thread(
+                retriever.retrieve,
+                record.store_name,
+                search_query,
+                max(k, settings.cross_lingual_top_k),
+                dense_only=True,
+            )
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "hits for %r: %s",
@@ -568,10 +579,15 @@ class AnswerService:
         # models miss answers that are there and the relevance rule accepted the evidence) and states the
         # kind of figure asked for; else refuse
         best_coverage = prepared.hits[0].coverage if prepared.hits else 0.0
-        quotable = prepared.hits and (prepared.cross_lingual or best_coverage >= QUOTABLE_COVERAGE)
+        asked = asked_value(prepared.question)
+        # across languages no shared word shows that the sentence is about the question: only a question
+        # that asks for a figure is quoted, and only with a sentence that states one ("What is the
+        # inheritance tax exemption for a spouse?" had quoted a sentence on who claims the children)
+        quotable = prepared.hits and (
+            (prepared.cross_lingual and asked is not None) or best_coverage >= QUOTABLE_COVERAGE
+        )
         # a question that asks for a figure is not answered by a sentence without one ("What tax credit
         # rate ...?" once quoted "근거는 「소득세법」 제50조 ...")
-        asked = asked_value(prepared.question)
         if quotable and asked and not states_figure(asked, prepared.hits[0].quote):
             quotable = False
         if not quotable or self._settings.unsupported_fallback == "refuse":

@@ -279,10 +279,12 @@ class EvidenceSelector:
             hit, heading, units = chunks[c]
             score, top, coverage = best[c]
             chosen_texts = tuple(units[n].text for n in sorted(picked))
+            quote = units[top].text
+            if units[top].lead_in:
+                # "다음 금액을 세액공제합니다." says nothing without the list it introduces
+                quote = " ".join([quote, *(units[n].text for n in _list_after(units, top))])
             evidence.append(
-                Evidence(
-                    hit, heading, chosen_texts, units[top].text, score, tuple(focus.get(c, ())), coverage
-                )
+                Evidence(hit, heading, chosen_texts, quote, score, tuple(focus.get(c, ())), coverage)
             )
         evidence.sort(key=lambda item: -item.score)
         return evidence

@@ -62,13 +62,17 @@ class Retriever:
         settings = self._settings
         return Fusion(self.weights_for(query), settings.fusion, settings.rrf_k)
 
-    def retrieve(self, collection: str, query: str, top_k: int | None = None) -> list[ScoredChunk]:
-        """The ``top_k`` (default ``settings.top_k``) best live chunks of ``collection`` for ``query``."""
+    def retrieve(
+        self, collection: str, query: str, top_k: int | None = None, *, dense_only: bool = False
+    ) -> list[ScoredChunk]:
+        """The ``top_k`` (default ``settings.top_k``) best live chunks of ``collection`` for ``query``;
+        ``dense_only``: ranked by the embedder alone (a question in another language than the documents,
+        where the sparse side matches nothing but digits and Latin tokens)."""
         if not query.strip():
             return []
         settings = self._settings
         dense = self._embedder.embed([query], "query")[0]
-        sparse = self._sparse.encode_query(query)
+        sparse = None if dense_only else self._sparse.encode_query(query)
         hits = self._store.search(
             collection,
             dense,

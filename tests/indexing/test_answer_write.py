@@ -44,9 +44,13 @@ class _Scripted(AnswerService):
         yield "", {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 
 
-def _write(service: _Scripted, question: str, evidence: list[Evidence]) -> tuple[str, _Prepared]:
+def _write(
+    service: _Scripted, question: str, evidence: list[Evidence], *, cross_lingual: bool = False
+) -> tuple[str, _Prepared]:
     messages = [{"role": "system", "content": "rules"}, {"role": "user", "content": question}]
-    prepared = _Prepared(question, question, "ko", evidence, messages, None, {})
+    language = "en" if cross_lingual else "ko"
+    prepared = _Prepared(question, question, language, evidence, messages, None, {})
+    prepared.cross_lingual = cross_lingual
 
     async def run() -> str:
         return "".join([piece async for piece in service._write(prepared)]).strip()
@@ -104,3 +108,20 @@ def test_the_models_own_refusal_is_not_retried() -> None:
     service = _Scripted(["제공된 문서에는 이 질문에 대한 내용이 없습니다.", "unused"])
     text, prepared = _write(service, "월세 공제율은 몇 %인가요?", [_evidence(RENT, "월세 > 공제율", 0.3)])
     assert len(service.prompts) == 1 and not prepared.found
+
+
+def test_across_languages_only_a_question_for_a_figure_is_quoted() -> None:
+    """No shared word shows that a sentence is about an English question on Korean passages: the quote
+    fallback needs a question that asks for a figure and a sentence that states one ("What is the
+    inheritance tax exemption for a spouse?" had quoted a sentence on who claims the children)."""
+    spouses = _evidence("자녀의 기본공제와 자녀세액공제는 부부 중 한 명만 받을 수 있습니다.", "맞벌이", 0.0)
+    service = _Scripted(["The exemption is 10% of the estate [1].", "It is 10% [1]."])
+    text, prepared = _write(
+        service, "What is the inheritance tax exemption for a spouse?", [spouses], cross_lingual=True
+    )
+    assert not prepared.found and text == "The provided documents do not cover this question."
+    rent = _evidence(RENT, "월세 > 공제율", 0.0)
+    service = _Scripted(["The rate is 20% [1].", "The rate is 25% [1]."])
+    question = "What tax credit rate applies to monthly rent?"
+    text, prepared = _write(service, question, [rent], cross_lingual=True)
+    assert prepared.found and text.startswith("The document says: “") and "17%" in text

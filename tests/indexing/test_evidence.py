@@ -92,6 +92,9 @@ def test_a_chosen_lead_in_brings_its_list(embedder: E5Embedder) -> None:
     )
     assert passages[0].quote.startswith("해당 과세기간에")
     assert all(amount in passages[0].text for amount in ("30만원", "50만원", "70만원"))
+    # the quote (the citation's sentence, and the answer when the model fails) brings the list too: "다음
+    # 금액을 추가로 세액공제합니다." alone says nothing
+    assert all(amount in passages[0].quote for amount in ("30만원", "50만원", "70만원"))
 
 
 def test_a_list_item_brings_its_short_siblings(selector: EvidenceSelector, embedder: E5Embedder) -> None:

@@ -84,6 +84,17 @@ def test_unrelated_question_finds_nothing_relevant(retriever: Retriever, questio
     assert not any(retriever.is_relevant(h) for h in hits)  # ... but none of it counts
 
 
+def test_dense_only_ranks_by_the_embedder_alone(retriever: Retriever) -> None:
+    """An English question on Korean passages shares only digits with them ("25" with the card passage's
+    "25%"); dense-only retrieval has no sparse side."""
+    question = "Does debit card spending above 25% of the salary count?"
+    hybrid = retriever.retrieve("docs", question, top_k=8)
+    dense = retriever.retrieve("docs", question, top_k=8, dense_only=True)
+    assert all(hit.sparse_rank is None and hit.dense_rank is not None for hit in dense)
+    assert [hit.dense_rank for hit in dense] == sorted(hit.dense_rank or 0 for hit in dense)
+    assert any(hit.sparse_rank is not None for hit in hybrid)
+
+
 def test_fusion_weights_follow_the_query_language(retriever: Retriever) -> None:
     weights = RetrievalSettings().fusion_weights
     assert retriever.weights_for("연말정산 의료비") == SETTINGS.fusion_weights["ko"] == weights["ko"]
