@@ -9,7 +9,8 @@ A real ``hearth serve`` (the default embedded profile, the CSV market data, the 
 * unsupported numbers in the Summary and Risks (target 0);
 * risk sentences backed by no risk signal of the figures (target 0);
 * the language: headings, Summary and Risks in the report's language (target: always);
-* every Indicators value equal to the computed figure (target: always); seconds per report.
+* every Indicators value equal to the computed figure (target: always); seconds per report;
+* the Summary's length in sentences and the sentences that paste one of the readings given to the model.
 
 ``python -m bench.reports [--tickers ACME,BOLT.KS,WRLD] [--periods 1mo,6mo,1y] [--languages ko,en]``;
 results to bench/results/reports.json.
@@ -88,6 +89,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "risk_sentences_by_model_share": round(by_model / risks, 3) if risks else None,
         "unsupported_numbers": sum(len(row["unsupported_numbers"]) for row in rows),
         "unbacked_risks": sum(len(row["unbacked_risks"]) for row in rows),
+        "summary_sentences_mean": round(sum(row["summary_sentences"] for row in rows) / n, 2) if n else None,
+        "summary_sentences_copied": sum(len(row["copied_sentences"]) for row in rows),
         "language_right": sum(row["language_ok"] for row in rows),
         "figures_right": sum(row["figures_ok"] for row in rows),
         "seconds_p50": seconds[n // 2] if n else None,

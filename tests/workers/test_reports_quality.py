@@ -35,6 +35,8 @@ def test_a_sound_report_passes_every_check(korean: ReportRecord) -> None:
         "figures_ok": True,
         "risks": 1,
         "risk_signals": ["high_volatility"],
+        "summary_sentences": 1,
+        "copied_sentences": [],
     }
 
 
@@ -51,3 +53,6 @@ def test_each_check_catches_its_failure(korean: ReportRecord) -> None:
     row = next(line for line in md.splitlines() if line.startswith("| 종가 |"))
     assert not check_report(md.replace(row, "| 종가 | 999.99 |"), data).figures_ok
     assert not check_report(md, {**data, "narrative": "fallback"}).model_narrative
+    # a summary that pastes the readings it was given ("변동성: 높음")
+    pasted = md.replace(SUMMARY, "변동성: 높음. 모멘텀(RSI 14)은 중립이고 변동성은 높습니다.")
+    assert check_report(pasted, data).copied_sentences == ["변동성: 높음."]

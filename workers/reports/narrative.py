@@ -29,6 +29,7 @@ from workers.reports.risks import RiskSignal, about, no_risk_sentence, risk_sign
 
 MAX_RISKS = 3
 MAX_SUMMARY_CHARS = 1500
+MAX_SUMMARY_SENTENCES = 4  # "two or three sentences" are asked for; the 1.5B's English ran to seven
 MAX_RISK_CHARS = 400
 
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?")
@@ -164,11 +165,13 @@ def _in_language(text: str, language: ReportLanguage) -> bool:
 
 def guard_summary(summary: str, allowed: list[float], language: ReportLanguage) -> tuple[str, list[str]]:
     """(summary, dropped): the sentences of ``summary`` whose numbers all come from ``allowed`` (the numbers
-    of the text the code gave the model) and which are written in ``language``."""
+    of the text the code gave the model) and which are written in ``language``, at most
+    MAX_SUMMARY_SENTENCES of them."""
     kept: list[str] = []
     dropped: list[str] = []
     for sentence in _SENTENCE_END.split(summary):
         ok = _supported(sentence, allowed) and _in_language(sentence, language)
+        ok = ok and len(kept) < MAX_SUMMARY_SENTENCES
         (kept if ok else dropped).append(sentence)
     text = " ".join(kept).strip()
     if len(text) > MAX_SUMMARY_CHARS:
@@ -207,98 +210,99 @@ def choose_risks(
     return chosen, written, [reply.text for reply in unused]
 
 
-_SIGNALS: dict[str, dict[str, Any]] = {
+# the readings the model composes its summary from: labelled notes, not sentences it could paste (given as
+# sentences, the 1.5B's Korean summaries were those sentences one after another)
+_READINGS: dict[str, dict[str, Any]] = {
     "en": {
-        "above": "The close is above its {n}-day average: the {horizon} trend points up.",
-        "below": "The close is below its {n}-day average: the {horizon} trend points down.",
+        "trend": "Trend",
         "horizons": {200: "long-term", 50: "medium-term", 20: "short-term"},
-        "rose": "Over {span} the price rose.",
-        "fell": "Over {span} the price fell.",
-        "flat": "Over {span} the price was flat.",
-        "spans": ("the last month", "the year to date"),
-        "rsi": "Momentum (RSI 14) is {zone}.",
-        "zones": {
-            "overbought": "overbought",
-            "oversold": "oversold",
-            "neutral": "neutral, neither overbought nor oversold",
-        },
-        "volatility": "Volatility is {level}.",
+        "up": "up",
+        "down": "down",
+        "price": "Price",
+        "spans": ("over the last month", "since the start of the year"),
+        "moves": {"rose": "rose", "fell": "fell", "flat": "flat"},
+        "rsi": "Momentum (RSI 14)",
+        "zones": {"overbought": "overbought", "oversold": "oversold", "neutral": "neutral"},
+        "volatility": "Volatility",
         "levels": {"low": "low", "moderate": "moderate", "high": "high"},
-        "near_high": "The close is near its 52-week high.",
-        "near_low": "The close is near its 52-week low.",
-        "between": "The close is between its 52-week high and low.",
-        "volume": "The last session's volume was {level} its 20-day average.",
+        "range": "52-week range",
+        "places": {"high": "near the high", "low": "near the low", "between": "between the high and the low"},
+        "volume": "Volume of the last session against its 20-day average",
         "volumes": {
             "well above": "well above",
             "above": "above",
             "well below": "well below",
             "below": "below",
-            "in line with": "in line with",
+            "in line with": "in line",
         },
-        "short": "The data is too short for {missing}.",
-        "missing": {"sma": "the 200-day average", "range": "the 52-week range", "and": " and "},
+        "short": "Too short for",
+        "missing": {"sma": "the 200-day average", "range": "the 52-week range"},
+        "and": ", ",
     },
     "ko": {
-        "above": "종가가 {n}일 이동평균 위에 있습니다: {horizon} 추세는 상승 쪽입니다.",
-        "below": "종가가 {n}일 이동평균 아래에 있습니다: {horizon} 추세는 하락 쪽입니다.",
+        "trend": "추세",
         "horizons": {200: "장기", 50: "중기", 20: "단기"},
-        "rose": "{span} 가격이 올랐습니다.",
-        "fell": "{span} 가격이 내렸습니다.",
-        "flat": "{span} 가격이 제자리였습니다.",
-        "spans": ("최근 한 달 동안", "연초 이후"),
-        "rsi": "모멘텀(RSI 14)은 {zone}입니다.",
-        "zones": {
-            "overbought": "과매수 구간",
-            "oversold": "과매도 구간",
-            "neutral": "중립 구간(과매수도 과매도도 아님)",
-        },
-        "volatility": "변동성은 {level}.",
-        "levels": {"low": "낮습니다", "moderate": "보통입니다", "high": "높습니다"},
-        "near_high": "종가가 52주 최고가 부근입니다.",
-        "near_low": "종가가 52주 최저가 부근입니다.",
-        "between": "종가가 52주 최고가와 최저가 사이에 있습니다.",
-        "volume": "최근 거래일의 거래량은 20일 평균{level}.",
+        "up": "상승",
+        "down": "하락",
+        "price": "가격",
+        "spans": ("최근 한 달", "연초 이후"),
+        "moves": {"rose": "상승", "fell": "하락", "flat": "보합"},
+        "rsi": "모멘텀(RSI 14)",
+        "zones": {"overbought": "과매수", "oversold": "과매도", "neutral": "중립"},
+        "volatility": "변동성",
+        "levels": {"low": "낮음", "moderate": "보통", "high": "높음"},
+        "range": "52주 범위",
+        "places": {"high": "최고가 부근", "low": "최저가 부근", "between": "최고가와 최저가 사이"},
+        "volume": "최근 거래일 거래량(20일 평균 대비)",
         "volumes": {
-            "well above": "보다 훨씬 많았습니다",
-            "above": "보다 많았습니다",
-            "well below": "보다 훨씬 적었습니다",
-            "below": "보다 적었습니다",
-            "in line with": "과 비슷했습니다",
+            "well above": "훨씬 많음",
+            "above": "많음",
+            "well below": "훨씬 적음",
+            "below": "적음",
+            "in line with": "비슷함",
         },
-        "short": "데이터가 짧아 {missing}을 계산할 수 없습니다.",
-        "missing": {"sma": "200일 이동평균", "range": "52주 범위", "and": "과 "},
+        "short": "자료 부족",
+        "missing": {"sma": "200일 이동평균", "range": "52주 범위"},
+        "and": ", ",
     },
 }
-
-
 _KO_ZONES = {"overbought": "과매수 구간", "oversold": "과매도 구간", "neutral": "중립 구간"}
 
 
 def signals(f: Figures, language: ReportLanguage = "en") -> list[str]:
-    """What the figures show, in words (computed here, so the model need not read numbers right)."""
-    t: dict[str, Any] = _SIGNALS[language]
+    """What the figures show, as labelled readings (computed here, so the model need not read numbers
+    right, and written as notes, so it has to write its own sentences)."""
+    t = _READINGS[language]
     lines: list[str] = []
-    for n, value in ((200, f.sma_200), (50, f.sma_50), (20, f.sma_20)):
-        if value is not None:
-            side = "above" if f.last_close >= value else "below"
-            lines.append(t[side].format(n=n, horizon=t["horizons"][n]))
-    for span, value in zip(t["spans"], (f.return_1m, f.return_ytd), strict=True):
-        if value is not None:
-            key = "rose" if value > 0 else "fell" if value < 0 else "flat"
-            lines.append(t[key].format(span=span))
+    trend = [
+        f"{t['horizons'][n]} {t['up'] if f.last_close >= value else t['down']}"
+        for n, value in ((200, f.sma_200), (50, f.sma_50), (20, f.sma_20))
+        if value is not None
+    ]
+    if trend:
+        lines.append(f"{t['trend']}: " + t["and"].join(trend))
+    moves = [
+        f"{span} {t['moves']['rose' if value > 0 else 'fell' if value < 0 else 'flat']}"
+        for span, value in zip(t["spans"], (f.return_1m, f.return_ytd), strict=True)
+        if value is not None
+    ]
+    if moves:
+        lines.append(f"{t['price']}: " + t["and"].join(moves))
     if f.rsi_14 is not None:
         zone = "overbought" if f.rsi_14 >= 70 else "oversold" if f.rsi_14 <= 30 else "neutral"
-        lines.append(t["rsi"].format(zone=t["zones"][zone]))
+        lines.append(f"{t['rsi']}: {t['zones'][zone]}")
     if f.volatility is not None:
         level = "low" if f.volatility < 0.15 else "moderate" if f.volatility < 0.30 else "high"
-        lines.append(t["volatility"].format(level=t["levels"][level]))
+        lines.append(f"{t['volatility']}: {t['levels'][level]}")
     if f.high_52w is not None and f.low_52w is not None:
-        if f.last_close >= f.high_52w * 0.95:
-            lines.append(t["near_high"])
-        elif f.last_close <= f.low_52w * 1.05:
-            lines.append(t["near_low"])
-        else:
-            lines.append(t["between"])
+        place = (
+            "high"
+            if f.last_close >= f.high_52w * 0.95
+            else "low"
+            if f.last_close <= f.low_52w * 1.05
+            else "between"
+        )
+        lines.append(f"{t['range']}: {t['places'][place]}")
     if f.volume_ratio_20 is not None:
         r = f.volume_ratio_20
         level = (
@@ -312,11 +316,11 @@ def signals(f: Figures, language: ReportLanguage = "en") -> list[str]:
             if r <= 0.9
             else "in line with"
         )
-        lines.append(t["volume"].format(level=t["volumes"][level]))
-    names = t["missing"]
-    missing = [names[key] for key, value in (("sma", f.sma_200), ("range", f.high_52w)) if value is None]
+        lines.append(f"{t['volume']}: {t['volumes'][level]}")
+    pairs = (("sma", f.sma_200), ("range", f.high_52w))
+    missing = [t["missing"][key] for key, value in pairs if value is None]
     if missing:
-        lines.append(t["short"].format(missing=names["and"].join(missing)))
+        lines.append(f"{t['short']}: " + t["and"].join(missing))
     return lines
 
 

@@ -8,7 +8,9 @@ From the report's Markdown and its stored ``data`` alone (nothing the service ke
   part (title, Price action, Indicators) nor in the risk signals' own sentences, which code writes;
 * ``unbacked_risks``: Risk bullets about none of the risk signals the stored figures raise (or, with no
   signal, anything but the plain statement that there is none);
-* ``figures_ok``: every Indicators value equals the one formatted from the stored figures.
+* ``figures_ok``: every Indicators value equals the one formatted from the stored figures;
+* ``copied_sentences``: Summary sentences that paste one of the readings the model was given (a list of
+  readings is not an analyst's prose).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from typing import Any
 from inference.language import detect_language
 from workers.reports.indicators import Figures
 from workers.reports.language import ReportLanguage
-from workers.reports.narrative import MAX_RISKS, allowed_numbers, fallback_summary
+from workers.reports.narrative import MAX_RISKS, allowed_numbers, fallback_summary, signals
 from workers.reports.render import HEADINGS, indicator_rows
 from workers.reports.risks import about, no_risk_sentence, risk_signals
 
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -37,6 +40,8 @@ class ReportChecks:
     figures_ok: bool = True
     risks: int = 0
     risk_signals: list[str] = field(default_factory=list)
+    summary_sentences: int = 0
+    copied_sentences: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +53,8 @@ class ReportChecks:
             "figures_ok": self.figures_ok,
             "risks": self.risks,
             "risk_signals": self.risk_signals,
+            "summary_sentences": self.summary_sentences,
+            "copied_sentences": self.copied_sentences,
         }
 
 
@@ -97,6 +104,9 @@ def check_report(markdown: str, data: dict[str, Any]) -> ReportChecks:
         name, _, value = row.strip("|").partition("|")
         table[name.strip()] = value.strip()
     expected = dict(indicator_rows(data.get("period", ""), figures, language))
+    sentences = [s for s in _SENTENCE_END.split(summary) if s.strip()]
+    readings = [_plain(line) for line in signals(figures, language)]
+    copied = [s for s in sentences if any(reading in _plain(s) for reading in readings)]
     return ReportChecks(
         language=language,
         language_ok=language_ok,
@@ -106,4 +116,10 @@ def check_report(markdown: str, data: dict[str, Any]) -> ReportChecks:
         figures_ok=table == expected,
         risks=len(risks),
         risk_signals=[signal.code for signal in active],
+        summary_sentences=len(sentences),
+        copied_sentences=copied,
     )
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split()).lower()
