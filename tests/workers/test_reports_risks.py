@@ -11,7 +11,7 @@ import pytest
 from workers.reports.indicators import Figures, compute_figures
 from workers.reports.market import CsvMarketData
 from workers.reports.narrative import fallback_risks
-from workers.reports.risks import CODES, about, no_risk_sentence, risk_signals
+from workers.reports.risks import CODES, about, active_signals, no_risk_sentence, risk_signals
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,8 @@ def codes(f: Figures) -> list[str]:
 
 def test_calm_figures_raise_no_signal_and_the_report_says_so(calm: Figures) -> None:
     assert codes(calm) == []
-    assert fallback_risks(calm, "en") == [no_risk_sentence("en")]
-    assert fallback_risks(calm, "ko") == [no_risk_sentence("ko")]
+    assert fallback_risks(active_signals(calm), "en") == [no_risk_sentence("en")]
+    assert fallback_risks(active_signals(calm), "ko") == [no_risk_sentence("ko")]
     assert no_risk_sentence("en").startswith("No risk signal in these figures")
 
 

@@ -7,10 +7,9 @@ indicator table, the risk sentences, the disclaimer and the model's narrative (c
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 ReportLanguage = Literal["ko", "en"]
-LANGUAGES: tuple[str, ...] = get_args(ReportLanguage)
 # Korea Exchange listings on Yahoo Finance: KOSPI (.KS) and KOSDAQ (.KQ)
 KOREAN_SUFFIXES = (".KS", ".KQ")
 

@@ -25,15 +25,16 @@ from inference.language import detect_language
 from workers.reports.indicators import Figures
 from workers.reports.language import ReportLanguage
 from workers.reports.render import fmt_pct, fmt_price
-from workers.reports.risks import RiskSignal, about, no_risk_sentence, risk_signals
+from workers.reports.risks import RiskSignal, about, active_signals, no_risk_sentence, rsi_zone
 
-MAX_RISKS = 3
 MAX_SUMMARY_CHARS = 1500
 MAX_SUMMARY_SENTENCES = 4  # "two or three sentences" are asked for; the 1.5B's English ran to seven
 MAX_RISK_CHARS = 400
 
-_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# a figure as the model or the code writes it (signs aside), and where a sentence ends: shared with the
+# report checks (workers/reports/quality.py)
+NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def narrative_schema(codes: Sequence[str]) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def parse_reply(content: str) -> NarrativeReply:
 def _numbers(text: str) -> list[tuple[float, int]]:
     """(value, decimals written) of every number in ``text``, signs ignored."""
     found = []
-    for match in _NUMBER.finditer(text):
+    for match in NUMBER.finditer(text):
         raw = match.group().replace(",", "")
         decimals = len(raw.split(".")[1]) if "." in raw else 0
         found.append((float(raw), decimals))
@@ -169,7 +170,7 @@ def guard_summary(summary: str, allowed: list[float], language: ReportLanguage) 
     MAX_SUMMARY_SENTENCES of them."""
     kept: list[str] = []
     dropped: list[str] = []
-    for sentence in _SENTENCE_END.split(summary):
+    for sentence in SENTENCE_END.split(summary):
         ok = _supported(sentence, allowed) and _in_language(sentence, language)
         ok = ok and len(kept) < MAX_SUMMARY_SENTENCES
         (kept if ok else dropped).append(sentence)
@@ -266,7 +267,6 @@ _READINGS: dict[str, dict[str, Any]] = {
         "and": ", ",
     },
 }
-_KO_ZONES = {"overbought": "과매수 구간", "oversold": "과매도 구간", "neutral": "중립 구간"}
 
 
 def signals(f: Figures, language: ReportLanguage = "en") -> list[str]:
@@ -289,8 +289,7 @@ def signals(f: Figures, language: ReportLanguage = "en") -> list[str]:
     if moves:
         lines.append(f"{t['price']}: " + t["and"].join(moves))
     if f.rsi_14 is not None:
-        zone = "overbought" if f.rsi_14 >= 70 else "oversold" if f.rsi_14 <= 30 else "neutral"
-        lines.append(f"{t['rsi']}: {t['zones'][zone]}")
+        lines.append(f"{t['rsi']}: {t['zones'][rsi_zone(f.rsi_14)]}")
     if f.volatility is not None:
         level = "low" if f.volatility < 0.15 else "moderate" if f.volatility < 0.30 else "high"
         lines.append(f"{t['volatility']}: {t['levels'][level]}")
@@ -326,9 +325,7 @@ def signals(f: Figures, language: ReportLanguage = "en") -> list[str]:
 
 def fallback_summary(ticker: str, f: Figures, language: ReportLanguage = "en") -> str:
     """A neutral summary written from the figures, for when the model's cannot be used."""
-    zone = None
-    if f.rsi_14 is not None:
-        zone = "overbought" if f.rsi_14 >= 70 else "oversold" if f.rsi_14 <= 30 else "neutral"
+    zone = rsi_zone(f.rsi_14) if f.rsi_14 is not None else None
     trend = [(n, value) for n, value in ((50, f.sma_50), (200, f.sma_200)) if value is not None]
     if language == "ko":
         parts = [f"{ticker}의 {f.as_of} 종가는 {fmt_price(f.last_close)}입니다."]
@@ -338,7 +335,7 @@ def fallback_summary(ticker: str, f: Figures, language: ReportLanguage = "en") -
             sides = [f"{n}일 이동평균 {'위' if f.last_close >= value else '아래'}" for n, value in trend]
             parts.append("종가는 " + ", ".join(sides) + "에 있습니다.")
         if zone:
-            parts.append(f"RSI 14는 {_KO_ZONES[zone]}입니다.")
+            parts.append(f"RSI 14는 {_READINGS['ko']['zones'][zone]} 구간입니다.")
         parts.append("모델이 쓴 요약을 사용할 수 없어 이 요약은 코드가 수치로부터 작성했습니다.")
         return " ".join(parts)
     parts = [f"{ticker} closed at {fmt_price(f.last_close)} on {f.as_of}."]
@@ -353,15 +350,15 @@ def fallback_summary(ticker: str, f: Figures, language: ReportLanguage = "en") -
     return " ".join(parts)
 
 
-def fallback_risks(f: Figures, language: ReportLanguage = "en") -> list[str]:
+def fallback_risks(active: Sequence[RiskSignal], language: ReportLanguage = "en") -> list[str]:
     """The code's Risks section: the active signals' sentences, or the plain statement that there are none."""
-    active = risk_signals(f)[:MAX_RISKS]
     return [signal.sentence[language] for signal in active] or [no_risk_sentence(language)]
 
 
 def fallback(
     ticker: str, f: Figures, *, attempts: int, error: str | None, language: ReportLanguage = "en"
 ) -> Narrative:
-    codes = [signal.code for signal in risk_signals(f)[:MAX_RISKS]]
+    active = active_signals(f)
+    codes = [signal.code for signal in active]
     summary = fallback_summary(ticker, f, language)
-    return Narrative(summary, fallback_risks(f, language), "fallback", attempts, [], error, codes)
+    return Narrative(summary, fallback_risks(active, language), "fallback", attempts, [], error, codes)

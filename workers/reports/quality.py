@@ -22,12 +22,9 @@ from typing import Any
 from inference.language import detect_language
 from workers.reports.indicators import Figures
 from workers.reports.language import ReportLanguage
-from workers.reports.narrative import MAX_RISKS, allowed_numbers, fallback_summary, signals
+from workers.reports.narrative import NUMBER, SENTENCE_END, allowed_numbers, fallback_summary, signals
 from workers.reports.render import HEADINGS, indicator_rows
-from workers.reports.risks import about, no_risk_sentence, risk_signals
-
-_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+from workers.reports.risks import about, active_signals, no_risk_sentence
 
 
 @dataclass
@@ -74,7 +71,7 @@ def check_report(markdown: str, data: dict[str, Any]) -> ReportChecks:
     h = HEADINGS[language]
     parts = sections(markdown)
     figures = Figures(**data["figures"])
-    active = risk_signals(figures)[:MAX_RISKS]
+    active = active_signals(figures)
     summary = parts.get(h["summary"], "")
     risks = [line[2:].strip() for line in parts.get(h["risks"], "").splitlines() if line.startswith("- ")]
     wanted = [h[key] for key in ("summary", "price_action", "indicators", "risks", "disclaimer")]
@@ -92,7 +89,7 @@ def check_report(markdown: str, data: dict[str, Any]) -> ReportChecks:
     unsupported = [
         raw
         for text in [summary, *risks]
-        for raw in _NUMBER.findall(text)
+        for raw in NUMBER.findall(text)
         if float(raw.replace(",", "")) not in allowed
     ]
     if active:
@@ -104,7 +101,7 @@ def check_report(markdown: str, data: dict[str, Any]) -> ReportChecks:
         name, _, value = row.strip("|").partition("|")
         table[name.strip()] = value.strip()
     expected = dict(indicator_rows(data.get("period", ""), figures, language))
-    sentences = [s for s in _SENTENCE_END.split(summary) if s.strip()]
+    sentences = [s for s in SENTENCE_END.split(summary) if s.strip()]
     readings = [_plain(line) for line in signals(figures, language)]
     copied = [s for s in sentences if any(reading in _plain(s) for reading in readings)]
     return ReportChecks(

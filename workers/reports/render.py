@@ -56,14 +56,9 @@ def fmt_ratio(value: float | None) -> str:
     return NA if value is None else f"{value:.2f}x"
 
 
-_DIRECTION = {
-    "en": {"up": "up", "down": "down", "unchanged": "unchanged"},
-    "ko": {"up": "상승", "down": "하락", "unchanged": "보합"},
-}
-_SIDE = {
-    "en": {"above": "above", "below": "below", "at": "at"},
-    "ko": {"above": "위", "below": "아래", "at": "같은 수준"},
-}
+# the English sentences use _direction's and _side's own words; Korean ones these
+_KO_DIRECTION = {"up": "상승", "down": "하락", "unchanged": "보합"}
+_KO_SIDE = {"above": "위", "below": "아래", "at": "같은 수준"}
 HEADINGS: dict[ReportLanguage, dict[str, str]] = {
     "en": {
         "title": "report",
@@ -158,7 +153,7 @@ def _price_action_ko(ticker: str, period: str, f: Figures) -> list[str]:
     else:
         lines.append(
             f"{ticker}의 {f.as_of} 종가는 {fmt_price(f.last_close)}로, 전일 대비 "
-            f"{fmt_pct(abs(f.return_1d), signed=False)} {_DIRECTION['ko'][_direction(f.return_1d)]}"
+            f"{fmt_pct(abs(f.return_1d), signed=False)} {_KO_DIRECTION[_direction(f.return_1d)]}"
             f"({_change(f.change_1d)})했습니다."
         )
     lines.append(
@@ -167,7 +162,7 @@ def _price_action_ko(ticker: str, period: str, f: Figures) -> list[str]:
         f"기간 전체({period}, {f.first_date}부터 {f.sessions}거래일) {fmt_pct(f.return_period)}."
     )
     averages = [
-        f"{n}일 이동평균({fmt_price(value)}) {_SIDE['ko'][_side(f.last_close, value)]}"
+        f"{n}일 이동평균({fmt_price(value)}) {_KO_SIDE[_side(f.last_close, value)]}"
         for n, value in _averages(f)
     ]
     if averages:

@@ -31,6 +31,7 @@ from workers.reports.indicators import Figures
 from workers.reports.language import ReportLanguage
 from workers.reports.render import fmt_pct, fmt_price
 
+MAX_RISKS = 3  # the Risks section names at most this many signals, most serious first
 HIGH_VOLATILITY = 0.30
 DEEP_DRAWDOWN = 0.20
 NEAR_LOW = 0.05
@@ -78,6 +79,16 @@ _WORDS = {
     for code, lists in _WORD_LISTS.items()
 }
 CODES = tuple(_WORD_LISTS)
+
+
+def rsi_zone(rsi: float) -> str:
+    """Wilder's zones of RSI 14: "overbought" (70 and up), "oversold" (30 and down) or "neutral"."""
+    return "overbought" if rsi >= OVERBOUGHT else "oversold" if rsi <= OVERSOLD else "neutral"
+
+
+def active_signals(f: Figures) -> list[RiskSignal]:
+    """The signals a report names: the MAX_RISKS most serious of :func:`risk_signals`."""
+    return risk_signals(f)[:MAX_RISKS]
 
 
 def risk_signals(f: Figures) -> list[RiskSignal]:
@@ -162,7 +173,8 @@ def risk_signals(f: Figures) -> list[RiskSignal]:
                 },
             )
         )
-    if f.rsi_14 is not None and f.rsi_14 >= OVERBOUGHT:
+    zone = rsi_zone(f.rsi_14) if f.rsi_14 is not None else None
+    if zone == "overbought":
         rsi = f"{f.rsi_14:.1f}"
         found.append(
             RiskSignal(
@@ -176,7 +188,7 @@ def risk_signals(f: Figures) -> list[RiskSignal]:
                 },
             )
         )
-    elif f.rsi_14 is not None and f.rsi_14 <= OVERSOLD:
+    elif zone == "oversold":
         rsi = f"{f.rsi_14:.1f}"
         found.append(
             RiskSignal(

@@ -20,7 +20,6 @@ from workers.reports.indicators import METHOD, Figures, compute_figures, snapsho
 from workers.reports.language import ReportLanguage, default_language
 from workers.reports.market import MarketData, check_period, normalize_ticker
 from workers.reports.narrative import (
-    MAX_RISKS,
     Narrative,
     allowed_numbers,
     choose_risks,
@@ -31,7 +30,7 @@ from workers.reports.narrative import (
     signals,
 )
 from workers.reports.render import figures_for_prompt, render_report
-from workers.reports.risks import RiskSignal, no_risk_sentence, risk_signals
+from workers.reports.risks import RiskSignal, active_signals, no_risk_sentence
 
 log = logging.getLogger("hearth.reports")
 
@@ -146,7 +145,7 @@ class ReportService:
     ) -> tuple[Narrative, str, dict[str, int]]:
         """(narrative, the model that answered, usage). Model failures (unreachable, timeout) raise; a reply
         that cannot be used is retried once, then replaced by the code-written fallback."""
-        active = risk_signals(figures)[:MAX_RISKS]
+        active = active_signals(figures)
         codes = [signal.code for signal in active]
         prompt = self._prompt(ticker, period, figures, language, active)
         schema = narrative_schema(codes)
