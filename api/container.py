@@ -264,7 +264,7 @@ async def build_container(settings: Settings, *, role: Role = "api") -> Containe
             SummaryRepository(session_factory),
             gateway,
             PromptLibrary(settings.config_dir / "prompts"),
-            chat_model=settings.gateway.default_model,
+            chat_model=settings.summaries.model or settings.gateway.default_model,
         )
         reports = ReportService(
             make_market_data(settings.market),

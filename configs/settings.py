@@ -262,6 +262,8 @@ class RetrievalSettings(BaseModel):
 
 
 class SummarySettings(BaseModel):
+    # the model group that writes summaries (None: gateway.default_model); a smaller one is faster
+    model: str | None = None
     max_file_mb: float = 50.0
     max_words: int = 250  # default length of the whole summary
     # the share of the model's context one map step may fill with document text (the rest: prompt, output)

@@ -20,7 +20,8 @@ from configs.settings import SummarySettings
 from indexing.assistants import PromptLibrary
 from indexing.errors import DocumentTooLarge, InvalidSummaryOptions
 from indexing.loaders import LoadedDocument, load_document
-from indexing.mapreduce import Page, plan_sections, read_outline
+from indexing.mapreduce import Page, markdown_headings, plan_sections, read_outline
+from indexing.summary_quality import supported_sentences, usable_points
 from indexing.summary_schema import SummaryResult, SummarySection, truncate_words
 from indexing.summary_writer import (
     LANGUAGES,
@@ -88,6 +89,7 @@ class SummaryService:
                 load_document, data, filename, max_bytes=self.max_bytes, content_type=content_type
             )
             outline = await asyncio.to_thread(read_outline, data) if loaded.kind == "pdf" else []
+            outline = headings_of(loaded, outline)
             result = await self._write(loaded, outline, language, words, group, progress)
             stored = await asyncio.to_thread(
                 self._repo.save, tenant, sha, key, loaded.filename, result.model_dump(mode="json")
@@ -131,14 +133,24 @@ class SummaryService:
             progress(0.05)
         final, notes = await self._writer.write(run, sections, count)
         section_words = words if len(notes) == 1 else run.map_words
+        source = loaded.text
+        summary = supported_sentences(final.summary, source) or " ".join(
+            supported_sentences(note.notes.summary, source) for note in notes
+        )
         return SummaryResult(
-            title=final.title or _first_line(pages[0].text) or Path(loaded.filename).stem,
-            summary=truncate_words(final.summary, words),
-            key_points=[truncate_words(point, KEY_POINT_WORDS) for point in final.key_points],
+            title=document_title(outline, language)
+            or final.title
+            or _first_line(pages[0].text)
+            or Path(loaded.filename).stem,
+            summary=truncate_words(summary, words),
+            key_points=[
+                truncate_words(point, KEY_POINT_WORDS)
+                for point in usable_points(final.key_points, source, language)
+            ],
             sections=[
                 SummarySection(
                     heading=note.heading,
-                    summary=truncate_words(note.notes.summary, section_words),
+                    summary=truncate_words(supported_sentences(note.notes.summary, source), section_words),
                     first_page=note.first_page,
                     last_page=note.last_page,
                 )
@@ -149,6 +161,30 @@ class SummaryService:
             model=run.model or group,
             usage=run.usage,
         )
+
+
+def headings_of(loaded: LoadedDocument, outline: list[tuple[int, str, int]]) -> list[tuple[int, str, int]]:
+    """The document's headings: a PDF's outline or typeset headings, else its ``#`` lines (Markdown, HTML and
+    DOCX as the loaders give them, or a PDF of Markdown text)."""
+    if outline:
+        return outline
+    return [
+        heading
+        for i, doc in enumerate(loaded.documents)
+        for heading in markdown_headings(doc.text, int(doc.metadata.get("page", i + 1)))
+    ]
+
+
+def document_title(outline: list[tuple[int, str, int]], language: str) -> str:
+    """The document's own title: its one top-level heading, on the first page, in the summary's language."""
+    if not outline:
+        return ""
+    top = min(level for level, _, _ in outline)
+    titles = [(title, page) for level, title, page in outline if level == top]
+    if len(titles) != 1 or titles[0][1] != 1 or outline[0][0] != top:
+        return ""
+    title = titles[0][0]
+    return title if detect_language(title) in (language, "und") else ""
 
 
 def options_key(language: str | None, max_words: int, model_group: str) -> str:

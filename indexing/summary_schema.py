@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 MAX_KEY_POINTS = 6
 MAP_KEY_POINTS = 4
+SECTION_KEY_CHARS = 60  # a heading in a sections reply's keys is cut to this
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 
@@ -68,13 +69,61 @@ def notes_schema(*, with_title: bool, key_points: int) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties)}
 
 
+def section_keys(headings: list[str]) -> list[str]:
+    """The JSON keys a sections reply has, one per section: number and heading ("2. Annual leave")."""
+    return [f"{i}. {' '.join(heading.split())[:SECTION_KEY_CHARS]}" for i, heading in enumerate(headings, 1)]
+
+
+def sections_schema(keys: list[str], *, final: bool, key_points: int) -> dict[str, Any]:
+    """A reply with key points, then one summary per section (``keys``), then for the final reply the
+    whole's summary; the title first when ``final``."""
+    properties: dict[str, Any] = {}
+    if final:
+        properties["title"] = {"type": "string"}
+    # the facts first: a small model that writes a section's key right after reading "### 1. Heading"
+    # continues with the section's own text; after its key points it writes the sections in its own words
+    properties["key_points"] = {"type": "array", "items": {"type": "string"}, "maxItems": key_points}
+    properties["sections"] = {
+        "type": "object",
+        "properties": {key: {"type": "string"} for key in keys},
+        "required": keys,
+    }
+    if final:
+        properties["summary"] = {"type": "string"}
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def parse_sections_reply(
+    content: str, keys: list[str], *, final: bool, key_points: int
+) -> tuple[Notes, list[str]] | None:
+    """A sections reply as (Notes, one summary per key, "" where missing), repaired; None when it holds no
+    section summary at all (or, when ``final``, no summary of the whole)."""
+    data = _load_object(content)
+    if data is None:
+        return None
+    raw = data.get("sections")
+    given = raw if isinstance(raw, dict) else {}
+    by_number = {str(key).split(".", 1)[0].strip(): value for key, value in given.items()}
+    summaries = [_clean_text(_as_text(given.get(key, by_number.get(key.split(".", 1)[0])))) for key in keys]
+    if not any(summaries):
+        return None
+    notes = _notes(data, key_points=key_points, require_summary=final)
+    if notes is None:
+        return None
+    return notes, summaries
+
+
 def parse_reply(content: str, *, key_points: int = MAX_KEY_POINTS) -> Notes | None:
     """The model's reply as Notes, repaired; None when it holds no summary at all."""
     data = _load_object(content)
     if data is None:
         return None
+    return _notes(data, key_points=key_points, require_summary=True)
+
+
+def _notes(data: dict[str, Any], *, key_points: int, require_summary: bool) -> Notes | None:
     summary = _clean_text(_as_text(data.get("summary")))
-    if not summary:
+    if not summary and require_summary:
         return None
     points: list[str] = []
     for point in _as_list(data.get("key_points")):

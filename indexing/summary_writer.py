@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from configs.settings import SummarySettings
 from indexing.assistants import PromptLibrary
@@ -29,6 +29,9 @@ from indexing.summary_schema import (
     SummaryUsage,
     notes_schema,
     parse_reply,
+    parse_sections_reply,
+    section_keys,
+    sections_schema,
     truncate_words,
 )
 from inference.catalog import ModelCatalog
@@ -37,7 +40,7 @@ from inference.language import has_hangul
 
 log = logging.getLogger("hearth.summaries")
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 LANGUAGES = {
     "ko": "Korean (요약과 핵심 내용은 반드시 한국어로 작성하세요)",
     "en": "English",
@@ -48,9 +51,12 @@ LANGUAGES = {
     "es": "Spanish",
 }
 MAP_WORDS = (30, 100)  # a part's notes: at least, at most
+SECTION_WORDS = 40  # one section's summary in a sections call: one or two sentences
+MAX_GROUP_SECTIONS = 12  # sections one call summarises one by one
 MARGIN_TOKENS = 64  # chat template and the rounding of counts
 TOKENS_PER_WORD = 3  # generous: a Korean word takes 2-3 tokens
 Counter = Callable[[str], int]
+Reply = TypeVar("Reply")
 Progress = Callable[[float], None]
 
 
@@ -148,11 +154,18 @@ class SummaryWriter:
         self, run: SummaryRun, sections: list[Section], count: Counter
     ) -> tuple[Notes, list[SectionNote]]:
         """The final notes (title, summary, key points) and one note per section."""
-        if len(sections) == 1 and len(sections[0].chunks) == 1:
+        groups = self._groups(run, sections, count)
+        if len(groups) == 1 and len(sections) == 1 and len(sections[0].chunks) == 1:
             section = sections[0]
             final = await self._document(run, section.chunks[0])
             return final, [SectionNote(section.heading, section.first_page, section.last_page, final)]
-        notes = list(await asyncio.gather(*(self._map_section(run, s, count) for s in sections)))
+        if len(groups) == 1 and len(groups[0]) > 1:  # a short document with headings: one call
+            final, notes = await self._sections(run, sections, final=True)
+            return final, notes
+        mapped = await asyncio.gather(
+            *(self._map_group(run, [sections[i] for i in g], count) for g in groups)
+        )
+        notes = [note for group in mapped for note in group]
         fitted = await self._fit(run, notes, count)
         prompt = self._prompts.get("summary_reduce", PROMPT_VERSION).format(
             document=run.document,
@@ -163,6 +176,82 @@ class SummaryWriter:
             language_instruction=_instruction(run.language),
         )
         return await self._ask(run, prompt, final=True), notes
+
+    def _groups(self, run: SummaryRun, sections: list[Section], count: Counter) -> list[list[int]]:
+        """Consecutive short sections (one chunk each) that one call can read and summarise one by one, at
+        most ``MAX_GROUP_SECTIONS`` and ``run.budget`` tokens of text and replies; a long section alone."""
+        groups: list[list[int]] = []
+        used, open_group = 0, False
+        for i, section in enumerate(sections):
+            if len(section.chunks) != 1:
+                groups.append([i])
+                open_group = False
+                continue
+            cost = count(section.chunks[0].text) + SECTION_WORDS * TOKENS_PER_WORD
+            if open_group and len(groups[-1]) < MAX_GROUP_SECTIONS and used + cost <= run.budget:
+                groups[-1].append(i)
+                used += cost
+            else:
+                groups.append([i])
+                used, open_group = cost, True
+        return groups
+
+    async def _map_group(self, run: SummaryRun, group: list[Section], count: Counter) -> list[SectionNote]:
+        if len(group) == 1:
+            return [await self._map_section(run, group[0], count)]
+        return (await self._sections(run, group, final=False))[1]
+
+    async def _sections(
+        self, run: SummaryRun, sections: list[Section], *, final: bool
+    ) -> tuple[Notes, list[SectionNote]]:
+        """One call over several short sections: a summary of each (and, when ``final``, of the whole)."""
+        keys = section_keys([section.heading for section in sections])
+        texts = [_body(section.heading, section.chunks[0].text) for section in sections]
+        blocks = "\n\n".join(f"### {key}\n{text}" for key, text in zip(keys, texts, strict=True))
+        key_points = MAX_KEY_POINTS if final else MAP_KEY_POINTS
+        name = "summary_document_sections" if final else "summary_map_sections"
+        prompt = self._prompts.get(name, PROMPT_VERSION).format(
+            document=run.document,
+            pages=run.pages,
+            sections=blocks,
+            section_words=SECTION_WORDS,
+            words=run.max_words,
+            key_points=key_points,
+            language_instruction=_instruction(run.language),
+        )
+        schema = sections_schema(keys, final=final, key_points=key_points)
+        max_tokens = len(keys) * SECTION_WORDS * TOKENS_PER_WORD + key_points * 40 + 40
+        if final:
+            max_tokens += self._final_tokens(run.max_words)
+
+        def parse(text: str) -> tuple[Notes, list[str]] | None:
+            return parse_sections_reply(text, keys, final=final, key_points=key_points)
+
+        def language(reply: tuple[Notes, list[str]]) -> str:
+            return " ".join([reply[0].summary, *reply[1]])
+
+        reply = await self._call(run, prompt, schema, max_tokens, parse, language)
+        if reply is None:
+            if final:
+                raise self._failed(run)
+            log.warning(
+                "a summary step of %s: no usable reply; using the sections' opening words", run.document
+            )
+            reply = Notes(summary=""), ["" for _ in keys]
+        notes, summaries = reply
+        out = []
+        for i, (section, summary) in enumerate(zip(sections, summaries, strict=True)):
+            written = summary or truncate_words(texts[i], SECTION_WORDS)
+            points = notes.key_points if i == 0 and not final else []
+            out.append(
+                SectionNote(
+                    section.heading,
+                    section.first_page,
+                    section.last_page,
+                    Notes(summary=written, key_points=points),
+                )
+            )
+        return notes, out
 
     # -- steps -----------------------------------------------------------------------------------------------
 
@@ -227,16 +316,41 @@ class SummaryWriter:
         return await self._ask(run, prompt, final=False, fallback=fallback)
 
     async def _ask(self, run: SummaryRun, prompt: str, *, final: bool, fallback: str | None = None) -> Notes:
-        """One model call with JSON output, repaired or retried until usable (see the module docstring)."""
+        """One model call with JSON notes (see the module docstring)."""
         key_points = MAX_KEY_POINTS if final else MAP_KEY_POINTS
         schema = notes_schema(with_title=final, key_points=key_points)
         map_tokens = run.map_words * TOKENS_PER_WORD + key_points * 40 + 40
         max_tokens = (
             self._final_tokens(run.max_words) if final else min(self._settings.max_output_tokens, map_tokens)
         )
-        best: Notes | None = None
-        attempts = max(1, self._settings.max_attempts)
-        for attempt in range(attempts):
+
+        def parse(text: str) -> Notes | None:
+            return parse_reply(text, key_points=key_points)
+
+        def language(notes: Notes) -> str:
+            return notes.summary
+
+        notes = await self._call(run, prompt, schema, max_tokens, parse, language)
+        if notes is not None:
+            return notes
+        if fallback is not None:
+            log.warning("a summary step of %s: no usable reply; using the part's opening words", run.document)
+            return Notes(summary=truncate_words(fallback, run.map_words))
+        raise self._failed(run)
+
+    async def _call(
+        self,
+        run: SummaryRun,
+        prompt: str,
+        schema: dict[str, Any],
+        max_tokens: int,
+        parse: Callable[[str], Reply | None],
+        language: Callable[[Reply], str],
+    ) -> Reply | None:
+        """One model call with JSON output, repaired (``parse``) or retried until usable, warmer each time;
+        a reply in another language than the run's is retried too (the best so far is kept)."""
+        best: Reply | None = None
+        for attempt in range(max(1, self._settings.max_attempts)):
             payload = {
                 "model": self._chat_model,
                 "messages": [{"role": "user", "content": prompt}],
@@ -252,30 +366,34 @@ class SummaryWriter:
                 result = await self._gateway.complete(self._gateway.prepare(payload))
             run.usage.add(result.usage)
             run.model = result.model
-            notes = parse_reply(result.text, key_points=key_points)
-            if notes is None:
+            reply = parse(result.text)
+            if reply is None:
                 log.warning("a summary step of %s: unusable reply (attempt %d)", run.document, attempt + 1)
                 continue
-            best = best or notes
-            if run.language == "ko" and not has_hangul(notes.summary):
+            best = best or reply
+            if run.language == "ko" and not has_hangul(language(reply)):
                 log.warning("a summary step of %s: not in Korean (attempt %d)", run.document, attempt + 1)
                 continue
-            best = notes
+            best = reply
             break
         run.step()
-        if best is not None:
-            return best
-        if fallback is not None:
-            log.warning("a summary step of %s: no usable reply; using the part's opening words", run.document)
-            return Notes(summary=truncate_words(fallback, run.map_words))
-        raise SummaryFailed(
+        return best
+
+    def _failed(self, run: SummaryRun) -> SummaryFailed:
+        return SummaryFailed(
             f"the model '{run.model or self._chat_model}' gave no usable summary of '{run.document}' in "
-            f"{attempts} attempts"
+            f"{max(1, self._settings.max_attempts)} attempts"
         )
 
 
 def _instruction(language: str) -> str:
     return f"Write the summary and the key points in {LANGUAGES.get(language, 'English')}."
+
+
+def _body(heading: str, text: str) -> str:
+    """A section's text without its heading line (the prompt names the section)."""
+    first, _, rest = text.strip().partition("\n")
+    return rest.strip() if first.strip().lstrip("#").strip() == " ".join(heading.split()) and rest else text
 
 
 def _shortened(note: SectionNote) -> SectionNote:

@@ -121,10 +121,14 @@ class FakeGateway:
         data: dict[str, Any] = {}
         if "title" in schema["properties"]:
             data["title"] = "연례 보고서" if korean else "Annual report"
-        data["summary"] = " ".join([word] * self.words) + "."
+        if "sections" in schema["properties"]:
+            keys = schema["properties"]["sections"]["required"]
+            data["sections"] = {key: f"{'부분' if korean else 'part'} {key[:2]} {word}." for key in keys}
+        if "summary" in schema["properties"]:
+            data["summary"] = " ".join([word] * self.words) + "."
         data["key_points"] = [
-            "첫째 요점" if korean else "first point",
-            "두 번째" if korean else "second point",
+            "첫째 요점을 정리합니다." if korean else "The first point is made here.",
+            "두 번째 요점도 중요합니다." if korean else "The second point differs from it.",
         ]
         return orjson.dumps(data).decode()
 
@@ -135,6 +139,8 @@ class FakeGateway:
             prompt = payload["messages"][0]["content"]
             if prompt.startswith("Below are notes"):
                 out.append("reduce")
+            elif prompt.startswith("Below are consecutive sections"):
+                out.append("sections")
             elif prompt.startswith("Summarise the document"):
                 out.append("document")
             else:

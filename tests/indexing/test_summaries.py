@@ -53,7 +53,8 @@ def test_a_short_document_takes_one_call_and_is_stored(repository: SummaryReposi
     result = summarize(svc, data, progress=seen.append)
     assert gateway.kinds() == ["document"]
     assert result.title == "Annual report" and result.language == "en" and result.pages == 2
-    assert result.model == "fake-model" and result.key_points == ["first point", "second point"]
+    assert result.model == "fake-model"
+    assert result.key_points == ["The first point is made here.", "The second point differs from it."]
     assert [(s.heading, s.first_page, s.last_page) for s in result.sections] == [("Pages 1–2", 1, 2)]
     assert result.usage.total_tokens == result.usage.prompt_tokens + result.usage.completion_tokens > 0
     assert seen[0] == 0.05 and seen[-1] == 1.0 and seen == sorted(seen)
@@ -137,10 +138,13 @@ def test_max_words_is_honoured(repository: SummaryRepository) -> None:
 
 
 def test_malformed_replies_are_repaired_or_retried(repository: SummaryRepository) -> None:
-    truncated = '{"title": "Harbour", "summary": "Ships came and costs fell", "key_points": ["cranes'
+    truncated = (
+        '{"title": "Harbour", "summary": "Ships came and costs fell", "key_points": ["The cranes were fixed'
+    )
     gateway = FakeGateway(replies=[truncated])
     result = summarize(service(repository, gateway), make_pdf([english_page(5, 80)]))
-    assert result.summary == "Ships came and costs fell" and result.key_points == ["cranes"]
+    assert result.summary == "Ships came and costs fell"
+    assert result.key_points == []  # "The cranes were fixed" (cut off) is not a sentence: dropped
     assert len(gateway.calls) == 1
 
     gateway = FakeGateway(replies=["Sure! Here is the summary:", '{"summary": ""}'])
@@ -191,3 +195,63 @@ def test_summarize_path_reads_the_file(repository: SummaryRepository, tmp_path: 
     path.write_bytes(make_pdf([english_page(9, 50)]))
     result = asyncio.run(service(repository, FakeGateway()).summarize_path(path, tenant="t3"))
     assert result.pages == 1 and result.sections[0].heading == "Page 1"
+
+
+def handbook(sections: int, words: int) -> bytes:
+    """A Markdown handbook: a title, a preface and ``sections`` ## sections of about ``words`` words."""
+    parts = ["# Northwind handbook", "This preface says who wrote the handbook."]
+    for i in range(1, sections + 1):
+        parts += [f"## Topic {chr(64 + i)}", english_page(i, words)]
+    return "\n\n".join(parts).encode()
+
+
+def test_a_short_document_with_headings_gets_each_sections_summary_in_one_call(
+    repository: SummaryRepository,
+) -> None:
+    gateway = FakeGateway()
+    result = summarize(service(repository, gateway), handbook(3, 40), name="handbook.md")
+    assert gateway.kinds() == ["document"]
+    schema = gateway.calls[0]["response_format"]["json_schema"]["schema"]
+    keys = ["1. Northwind handbook", "2. Topic A", "3. Topic B", "4. Topic C"]
+    assert list(schema["properties"]) == ["title", "key_points", "sections", "summary"]
+    assert schema["properties"]["sections"]["required"] == keys
+    prompt = gateway.calls[0]["messages"][0]["content"]
+    assert (
+        "### 2. Topic A\nSection 1." in prompt
+    )  # each section under its number, its heading line not repeated
+    assert result.title == "Northwind handbook"  # the document's own title
+    assert [(s.heading, s.summary) for s in result.sections] == [
+        ("Northwind handbook", "part 1. summary."),
+        ("Topic A", "part 2. summary."),
+        ("Topic B", "part 3. summary."),
+        ("Topic C", "part 4. summary."),
+    ]
+
+
+def test_a_long_document_with_headings_maps_groups_of_sections(repository: SummaryRepository) -> None:
+    gateway = FakeGateway(context_window=1500)
+    result = summarize(service(repository, gateway), handbook(8, 120), name="handbook.md", max_words=40)
+    kinds = gateway.kinds()
+    assert kinds[-1] == "reduce" and "sections" in kinds
+    assert len(gateway.calls) < 9  # fewer calls than sections: short sections share one
+    assert [s.heading for s in result.sections] == ["Northwind handbook"] + [f"Topic {c}" for c in "ABCDEFGH"]
+    assert all(s.summary for s in result.sections)
+    reduce_prompt = gateway.calls[-1]["messages"][0]["content"]
+    assert all(f"## Topic {c}" in reduce_prompt for c in "ABCDEFGH")
+
+
+def test_numbers_the_document_does_not_state_are_dropped(repository: SummaryRepository) -> None:
+    reply = json.dumps(
+        {
+            "title": "Harbour",
+            "summary": "The team handled 127 container ships. Costs fell by 99 percent.",
+            "key_points": [
+                "The board approved 42 million euros.",
+                "Dana Whitfield asked for 2 new inspectors.",
+            ],
+        }
+    )
+    gateway = FakeGateway(replies=[reply])
+    result = summarize(service(repository, gateway), make_pdf([english_page(1, 60)]))
+    assert result.summary == "The team handled 127 container ships."
+    assert result.key_points == ["Dana Whitfield asked for 2 new inspectors."]

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 
+import pymupdf
 import pytest
 
 from indexing.mapreduce import (
     Page,
     chunk_pages,
+    markdown_headings,
     outline_starts,
     pack,
     plan_sections,
     read_outline,
     split_text,
+    typeset_headings,
 )
 from indexing.summary_schema import close_json, notes_schema, parse_reply, truncate_words
 from tests.indexing.summary_support import english_page, make_pdf
@@ -61,15 +64,58 @@ def test_without_an_outline_sections_are_page_ranges() -> None:
 
 def test_outline_sections_keep_headings_and_split_long_chapters() -> None:
     outline = [(1, "Report", 1), (2, "Harbour", 2), (2, "Finance", 4), (2, "Outlook", 4), (3, "Detail", 5)]
-    # level 1 has one entry: the sections come from level 2; entries on one page are joined
-    assert outline_starts(outline, 6) == [("Harbour", 2), ("Finance; Outlook", 4)]
+    # level 1 has one entry: the sections come from level 2
+    assert outline_starts(outline, 6) == [("Harbour", 2), ("Finance", 4), ("Outlook", 4)]
     sections = plan_sections(pages_of([20, 60, 60, 60, 60, 60]), outline, 6, 130, words)
     assert [(s.heading, s.first_page, s.last_page) for s in sections] == [
-        ("Page 1", 1, 1),  # front matter before the first chapter
+        ("Report", 1, 1),  # front matter before the first chapter, named by the document's title
         ("Harbour", 2, 3),
-        ("Finance; Outlook", 4, 6),
+        ("Finance; Outlook", 4, 6),  # two chapters on one page whose headings the text does not show
     ]
     assert len(sections[2].chunks) == 2  # 180 words do not fit one 130-token chunk
+
+
+def test_sections_start_at_their_heading_lines_within_a_page() -> None:
+    text = (
+        "Handbook\nIntro words here.\n## Leave\nFifteen days.\n## Leave\nCarry over five.\n"
+        "## Travel\nBook early."
+    )
+    outline = markdown_headings(text)
+    assert outline == [(2, "Leave", 1), (2, "Leave", 1), (2, "Travel", 1)]
+    sections = plan_sections([Page(1, text)], outline, 1, 100, words)
+    assert [(s.heading, s.chunks[0].text) for s in sections] == [
+        ("Page 1", "Handbook\nIntro words here."),
+        ("Leave", "## Leave\nFifteen days."),
+        ("Leave", "## Leave\nCarry over five."),  # a repeated title is the next line that has it
+        ("Travel", "## Travel\nBook early."),
+    ]
+    # a PDF's page text: the heading's words wrapped over two lines still start the section
+    page2 = "end of the last section.\nRemote and hybrid\nwork\nStaff may work from home."
+    outline = [(1, "Intro", 1), (1, "Remote and hybrid work", 2)]
+    found = plan_sections([Page(1, "Intro\nSome words."), Page(2, page2)], outline, 2, 100, words)
+    assert [(s.heading, s.first_page, s.last_page, s.chunks[0].text) for s in found] == [
+        ("Intro", 1, 2, "Intro\nSome words.\n\nend of the last section."),
+        ("Remote and hybrid work", 2, 2, "Remote and hybrid\nwork\nStaff may work from home."),
+    ]
+
+
+def test_headings_are_read_from_the_type_of_a_pdf_without_an_outline() -> None:
+    pdf = pymupdf.open()
+    page = pdf.new_page()
+    lines = [("Staff handbook", 18), ("Working hours", 13), *[(english_page(1, 12), 9)] * 3]
+    lines += [("Annual leave and", 13), ("public holidays", 13), *[(english_page(2, 12), 9)] * 3]
+    y = 60.0
+    for text, size in lines:
+        page.insert_text((40, y), text, fontsize=size)
+        y += size + 6
+    outline = read_outline(pdf.tobytes())
+    assert outline == [
+        (1, "Staff handbook", 1),
+        (2, "Working hours", 1),
+        (2, "Annual leave and public holidays", 1),  # a wrapped heading is one
+    ]
+    # one size only: no headings
+    assert typeset_headings(pymupdf.open(stream=make_pdf([english_page(1, 40)]))) == []
 
 
 def test_outline_pages_out_of_range_are_ignored() -> None:
