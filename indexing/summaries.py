@@ -20,12 +20,13 @@ from configs.settings import SummarySettings
 from indexing.assistants import PromptLibrary
 from indexing.errors import DocumentTooLarge, InvalidSummaryOptions
 from indexing.loaders import LoadedDocument, load_document
-from indexing.mapreduce import Page, markdown_headings, plan_sections, read_outline
+from indexing.mapreduce import Page, Section, markdown_headings, plan_sections, read_outline
 from indexing.summary_quality import supported_sentences, usable_points
 from indexing.summary_schema import SummaryResult, SummarySection, truncate_words
 from indexing.summary_writer import (
     LANGUAGES,
     PROMPT_VERSION,
+    SECTION_WORDS,
     Progress,
     SummaryGateway,
     SummaryRun,
@@ -150,11 +151,15 @@ class SummaryService:
             sections=[
                 SummarySection(
                     heading=note.heading,
-                    summary=truncate_words(supported_sentences(note.notes.summary, source), section_words),
+                    # nothing left that the document supports: the section's opening words, as a failed step
+                    summary=truncate_words(
+                        supported_sentences(note.notes.summary, source) or _opening(section, note.heading),
+                        section_words,
+                    ),
                     first_page=note.first_page,
                     last_page=note.last_page,
                 )
-                for note in notes
+                for note, section in zip(notes, sections, strict=True)
             ],
             language=language,
             pages=loaded.pages,
@@ -203,6 +208,12 @@ def language_option(language: str | None) -> str | None:
             f"unsupported language '{language}': use auto or one of {', '.join(LANGUAGES)}", param="language"
         )
     return code
+
+
+def _opening(section: Section, heading: str) -> str:
+    text = section.chunks[0].text.strip()
+    first, _, rest = text.partition("\n")
+    return " ".join((rest if heading in first and rest else text).split()[:SECTION_WORDS])
 
 
 def _first_line(text: str) -> str:

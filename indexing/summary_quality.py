@@ -30,6 +30,7 @@ DUPLICATE_OVERLAP = 0.8  # share of the shorter point's character bigrams found 
 # a Korean sentence ends in a predicate: 합니다 / 있다 / 해요 / 가능함 / 대상임 / 아닙니까
 _KO_END = re.compile(r"(?:다|요|음|함|됨|임|까|죠)[.!?。]?[\"')\]]*$")
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+_ENDED = re.compile(r"[.!?。！？…][\"')\]]*$")
 _EN_END = re.compile(r"[.!?][\"')\]]*$")
 _STRAY = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -199,13 +200,16 @@ def stray_characters(text: str, source: str) -> list[str]:
 
 
 def supported_sentences(text: str, source: str) -> str:
-    """``text`` without the sentences that state a number ``source`` does not, or slip into another script."""
+    """``text`` without the sentences that state a number ``source`` does not, or slip into another script,
+    and without a last sentence cut off mid-way (a reply closed early) when a whole one comes before it."""
     kept = [
-        s
-        for s in SENTENCE_END.split(text)
+        s.strip()
+        for s in SENTENCE_END.split(text.replace("\ufffd", ""))
         if s.strip() and not unsupported_numbers(s, [source]) and not stray_characters(s, source)
     ]
-    return " ".join(kept).strip()
+    if len(kept) > 1 and not _ENDED.search(kept[-1]):
+        kept.pop()
+    return " ".join(kept)
 
 
 def usable_points(points: Sequence[str], source: str, language: str) -> list[str]:

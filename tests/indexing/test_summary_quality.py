@@ -122,3 +122,15 @@ def test_a_slip_into_another_script_is_found_and_dropped() -> None:
     text = "하루 8小时を 근무합니다. 주 5일 근무합니다. 「所得稅法」을 따릅니다."
     assert stray_characters(text, source) == ["を", "小", "时"]
     assert supported_sentences(text, source) == "「所得稅法」을 따릅니다."  # 5 is not in the source either
+
+
+def test_a_last_sentence_cut_off_is_dropped() -> None:
+    source = "Leave is 15 days a year."
+    assert supported_sentences("Leave is 15 days a year. It covers the company'", source) == (
+        "Leave is 15 days a year."
+    )
+    assert (
+        supported_sentences("연차는 15일입니다. 내용은 근무 시간 등에 대한 내용을 포\ufffd", source)
+        == "연차는 15일입니다."
+    )
+    assert supported_sentences("Leave is generous", source) == "Leave is generous"  # nothing whole before it
