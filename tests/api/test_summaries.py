@@ -19,6 +19,7 @@ import httpx
 import pymupdf
 import pytest
 
+from indexing.summary_quality import check_summary
 from inference.language import has_hangul
 from tests.indexing.summary_support import english_page, korean_page, make_pdf
 from tests.support import OFFLINE_ENV, ROOT, ServerProcess, start_server
@@ -117,6 +118,42 @@ def test_a_pdf_longer_than_the_context_is_mapped_and_reduced(client: httpx.Clien
     assert all(re.fullmatch(r"Pages? \d+(–\d+)?", s["heading"]) for s in body["sections"])
     spans = [(s["first_page"], s["last_page"]) for s in body["sections"]]
     assert all(a[1] + 1 == b[0] for a, b in zip(spans, spans[1:], strict=False))
+
+
+HANDBOOK_KO = """# 노스윈드 사내 안내서
+
+이 안내서는 노스윈드 직원이 알아야 할 규정을 정리합니다.
+
+## 근무 시간
+
+주 소정근로시간은 40시간이며, 출근 시간은 오전 8시에서 10시 사이에 고를 수 있습니다.
+
+## 연차휴가
+
+입사 첫해에는 매달 1일의 연차가 생기고, 1년 근속 후에는 15일을 받습니다.
+
+## 출장
+
+국내 출장은 3영업일 전까지 팀장의 승인을 받아야 합니다.
+"""
+
+
+def test_a_document_with_headings_is_summarised_by_its_sections(client: httpx.Client) -> None:
+    response = summarize(client, "안내서.md", HANDBOOK_KO.encode(), max_words=60)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["language"] == "ko" and has_hangul(body["summary"])
+    assert body["title"] == "노스윈드 사내 안내서"  # the document's own title, not the model's
+    assert [s["heading"] for s in body["sections"]] == [
+        "노스윈드 사내 안내서",
+        "근무 시간",
+        "연차휴가",
+        "출장",
+    ]
+    assert all(s["summary"] for s in body["sections"])
+    checks = check_summary(body, HANDBOOK_KO, ["근무 시간", "연차휴가", "출장"])
+    assert checks.unsupported_numbers == [] and checks.stray_characters == []
+    assert checks.duplicate_points == [] and checks.fragments == []
 
 
 def _blank_pdf() -> bytes:
