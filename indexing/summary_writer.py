@@ -1,7 +1,10 @@
 """The model side of a summary: one call for a short document, map-reduce for a long one.
 
-    one chunk:  summary_document ─────────────────────────────────────────────────────────► final JSON
-    otherwise:  summary_map per chunk ─ merge a long section's chunk notes ─ fit ─ summary_reduce ─► final
+    one chunk, no headings:       summary_document ──────────────────────────────────────────► final JSON
+    short, with headings:         summary_document_sections (each section, then the whole) ──► final JSON
+    otherwise, per group:  consecutive short sections ─ summary_map_sections (one summary each)
+                           a long section ─ summary_map per chunk ─ merge its chunk notes
+                           ─ fit ─ summary_reduce ───────────────────────────────────────────► final JSON
 
 ``fit`` merges consecutive notes in groups (the map prompt over notes) until all of them fit one call, so
 the reduce step never overflows whatever the page count. Every call asks for JSON through
@@ -109,7 +112,6 @@ class SummaryRun:
         # and need not be much longer than the summary asked for
         fitting = self.budget * 2 // 5 // max(chunks, 1)
         self.map_words = max(MAP_WORDS[0], min(MAP_WORDS[1], fitting, 2 * self.max_words))
-        self.calls_planned = 1 if chunks == 1 else chunks + sum(len(s.chunks) > 1 for s in sections) + 1
         self.slots = asyncio.Semaphore(parallel)
 
     def step(self) -> None:
@@ -155,6 +157,8 @@ class SummaryWriter:
     ) -> tuple[Notes, list[SectionNote]]:
         """The final notes (title, summary, key points) and one note per section."""
         groups = self._groups(run, sections, count)
+        one_call = len(groups) == 1 and len(sections[groups[0][0]].chunks) == 1
+        run.calls_planned = 1 if one_call else 1 + sum(_calls(sections, group) for group in groups)
         if len(groups) == 1 and len(sections) == 1 and len(sections[0].chunks) == 1:
             section = sections[0]
             final = await self._document(run, section.chunks[0])
@@ -388,6 +392,12 @@ class SummaryWriter:
 
 def _instruction(language: str) -> str:
     return f"Write the summary and the key points in {LANGUAGES.get(language, 'English')}."
+
+
+def _calls(sections: list[Section], group: list[int]) -> int:
+    """Model calls a group's map step takes (a long section: one a chunk, and one to merge them)."""
+    chunks = len(sections[group[0]].chunks)
+    return 1 if len(group) > 1 or chunks == 1 else chunks + 1
 
 
 def _body(heading: str, text: str) -> str:
