@@ -20,6 +20,7 @@ SEPARATOR = "\n\n"
 SEPARATOR_TOKENS = 2  # what joining two pieces with a blank line costs, at most
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
 HEADING_SHARE = 0.25  # ... unless such lines hold more than this share of the characters
+RUNNING_SHARE = 0.3  # ... or the same line is set large on this share of the pages (a running header)
 _MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
@@ -85,10 +86,16 @@ def typeset_headings(pdf: Any) -> list[tuple[int, str, int]]:
     if not larger or sum(sizes[size] for size in larger) > total * HEADING_SHARE:
         return []
     level = {size: i + 1 for i, size in enumerate(larger)}
+    # a line set large on many pages (a running header, a page title) heads no section
+    pages_of: dict[str, set[int]] = {}
+    for number, size, text in lines:
+        if size in level:
+            pages_of.setdefault(text, set()).add(number)
+    running = {text for text, seen in pages_of.items() if len(seen) >= max(3, len(pdf) * RUNNING_SHARE)}
     out: list[tuple[int, str, int]] = []
     previous: tuple[int, float] | None = None
     for index, (number, size, text) in enumerate(lines):
-        if size not in level or len(text) > 200:
+        if size not in level or len(text) > 200 or text in running:
             previous = None
             continue
         if previous == (index - 1, size) and out and out[-1][2] == number:

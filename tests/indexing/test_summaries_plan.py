@@ -114,6 +114,16 @@ def test_headings_are_read_from_the_type_of_a_pdf_without_an_outline() -> None:
         (2, "Working hours", 1),
         (2, "Annual leave and public holidays", 1),  # a wrapped heading is one
     ]
+    # a running header set large on every page heads nothing
+    pdf = pymupdf.open()
+    for number in range(1, 5):
+        page = pdf.new_page()
+        page.insert_text((40, 40), "Northwind annual report", fontsize=14)
+        if number == 3:
+            page.insert_text((40, 70), "Finance", fontsize=14)
+        page.insert_text((40, 100), english_page(number, 12), fontsize=9)
+        page.insert_text((40, 120), english_page(number + 1, 12), fontsize=9)
+    assert typeset_headings(pdf) == [(1, "Finance", 3)]
     # one size only: no headings
     assert typeset_headings(pymupdf.open(stream=make_pdf([english_page(1, 40)]))) == []
 
