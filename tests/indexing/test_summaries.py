@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 import pytest
@@ -34,7 +35,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> SummaryRepository:
     return SummaryRepository(make_session_factory(engine))
 
 
-def service(repository: SummaryRepository, gateway: FakeGateway, **settings: float) -> SummaryService:
+def service(repository: SummaryRepository, gateway: FakeGateway, **settings: Any) -> SummaryService:
     return SummaryService(
         SummarySettings(**settings), repository, gateway, PromptLibrary(CONFIG_DIR / "prompts"), "default"
     )
