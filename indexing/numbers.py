@@ -166,25 +166,35 @@ def unsupported_numbers(answer: str, passages: Iterable[str]) -> list[str]:
     A number is supported when a passage has the same token or an amount of the same value (so ``375,000원``
     is supported by ``37만 5천원``). Citation markers are ignored on both sides.
     """
-    tokens: set[str] = set()
-    values: set[Decimal] = set()
-    bare: set[str] = set()
-    for passage in passages:
-        for mention in mentions(passage):
-            tokens.add(mention.token)
-            values.add(mention.value)
-            if mention.value == Decimal(mention.token):
-                bare.add(mention.token)
-    missing: list[str] = []
-    for mention in mentions(answer):
-        # a number with a multiplier ("300 million", "300만") is its amount: "300 million won" is not
-        # supported by "300만원", only by the same amount or by a bare 300 (a table's unit in its header)
-        scaled = mention.value != Decimal(mention.token)
-        token = mention.token in (bare if scaled else tokens)
-        if mention.value in values or token or mention.token in missing:
-            continue
-        missing.append(mention.token)
-    return missing
+    return StatedNumbers(passages).unsupported(answer)
+
+
+class StatedNumbers:
+    """The numbers some passages state, read once: for checking many answers against a long document."""
+
+    def __init__(self, passages: Iterable[str]) -> None:
+        self._tokens: set[str] = set()
+        self._values: set[Decimal] = set()
+        self._bare: set[str] = set()
+        for passage in passages:
+            for mention in mentions(passage):
+                self._tokens.add(mention.token)
+                self._values.add(mention.value)
+                if mention.value == Decimal(mention.token):
+                    self._bare.add(mention.token)
+
+    def unsupported(self, answer: str) -> list[str]:
+        """See :func:`unsupported_numbers`."""
+        missing: list[str] = []
+        for mention in mentions(answer):
+            # a number with a multiplier ("300 million", "300만") is its amount: "300 million won" is not
+            # supported by "300만원", only by the same amount or by a bare 300 (a table's unit in its header)
+            scaled = mention.value != Decimal(mention.token)
+            token = mention.token in (self._bare if scaled else self._tokens)
+            if mention.value in self._values or token or mention.token in missing:
+                continue
+            missing.append(mention.token)
+        return missing
 
 
 # -- conditions: "총급여 7,000만원 이하", "70세 이상", "over 10 million won" ---------------------------------

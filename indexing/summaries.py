@@ -20,17 +20,17 @@ from configs.settings import SummarySettings
 from indexing.assistants import PromptLibrary
 from indexing.errors import DocumentTooLarge, InvalidSummaryOptions
 from indexing.loaders import LoadedDocument, load_document
-from indexing.mapreduce import Page, Section, markdown_headings, plan_sections, read_outline
-from indexing.summary_quality import supported_sentences, usable_points
+from indexing.mapreduce import Page, markdown_headings, plan_sections, read_outline
+from indexing.summary_quality import Source, supported_sentences, usable_points
 from indexing.summary_schema import SummaryResult, SummarySection, truncate_words
 from indexing.summary_writer import (
     LANGUAGES,
     PROMPT_VERSION,
-    SECTION_WORDS,
     Progress,
     SummaryGateway,
     SummaryRun,
     SummaryWriter,
+    opening_words,
 )
 from inference.language import detect_language
 from storage.summaries import SummaryRepository
@@ -134,7 +134,7 @@ class SummaryService:
             progress(0.05)
         final, notes = await self._writer.write(run, sections, count)
         section_words = words if len(notes) == 1 else run.map_words
-        source = loaded.text
+        source = Source(loaded.text)  # its numbers read once for every check below
         summary = supported_sentences(final.summary, source) or " ".join(
             supported_sentences(note.notes.summary, source) for note in notes
         )
@@ -153,7 +153,8 @@ class SummaryService:
                     heading=note.heading,
                     # nothing left that the document supports: the section's opening words, as a failed step
                     summary=truncate_words(
-                        supported_sentences(note.notes.summary, source) or _opening(section, note.heading),
+                        supported_sentences(note.notes.summary, source)
+                        or opening_words(section.heading, section.chunks[0].text),
                         section_words,
                     ),
                     first_page=note.first_page,
@@ -208,12 +209,6 @@ def language_option(language: str | None) -> str | None:
             f"unsupported language '{language}': use auto or one of {', '.join(LANGUAGES)}", param="language"
         )
     return code
-
-
-def _opening(section: Section, heading: str) -> str:
-    text = section.chunks[0].text.strip()
-    first, _, rest = text.partition("\n")
-    return " ".join((rest if heading in first and rest else text).split()[:SECTION_WORDS])
 
 
 def _first_line(text: str) -> str:

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexing.numbers import unsupported_numbers
+from indexing.numbers import StatedNumbers
+from indexing.summary_schema import SENTENCE_END
 from inference.language import detect_language
 
 # a run of this many source words (or more) copied in order is a pasted span, not a summary's wording; Korean
@@ -29,7 +30,6 @@ COPY_SPAN = {"ko": 5, "default": 8}
 DUPLICATE_OVERLAP = 0.8  # share of the shorter point's character bigrams found in the other point
 # a Korean sentence ends in a predicate: 합니다 / 있다 / 해요 / 가능함 / 대상임 / 아닙니까
 _KO_END = re.compile(r"(?:다|요|음|함|됨|임|까|죠)[.!?。]?[\"')\]]*$")
-SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 _ENDED = re.compile(r"[.!?。！？…][\"')\]]*$")
 _EN_END = re.compile(r"[.!?][\"')\]]*$")
 _STRAY = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
@@ -96,10 +96,24 @@ def is_sentence(text: str, language: str) -> bool:
     return _EN_END.search(text) is not None
 
 
-def unsupported(texts: Iterable[str], source: str) -> list[str]:
+class Source:
+    """A document's text and what the checks need of it, read once: its numbers, the Han and kana it uses."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.numbers = StatedNumbers([text])
+        self.scripts = set(_STRAY.findall(text))
+
+
+def _source(source: str | Source) -> Source:
+    return source if isinstance(source, Source) else Source(source)
+
+
+def unsupported(texts: Iterable[str], source: str | Source) -> list[str]:
+    stated = _source(source).numbers
     missing: list[str] = []
     for text in texts:
-        missing += [n for n in unsupported_numbers(text, [source]) if n not in missing]
+        missing += [n for n in stated.unsupported(text) if n not in missing]
     return missing
 
 
@@ -176,13 +190,14 @@ def check_summary(result: dict[str, Any], source: str, headings: Sequence[str] =
     total = sum(len(words(t)) for t in prose)
     copied = sum(copy_rate(t, source, language) * len(words(t)) for t in prose)
     covered = coverage(" ".join(written), headings) if headings else []
+    read = Source(source)
     return SummaryChecks(
         language=language,
         language_ok=language_ok,
-        unsupported_numbers=unsupported(written, source),
+        unsupported_numbers=unsupported(written, read),
         duplicate_points=[points[j] for _, j in near_duplicates(points)],
         fragments=[p for p in points if not is_sentence(p, language)],
-        stray_characters=stray_characters(" ".join(written), source),
+        stray_characters=stray_characters(" ".join(written), read),
         copy_rate=copied / total if total else 0.0,
         sections_known=len(covered),
         sections_covered=sum(covered),
@@ -193,27 +208,29 @@ def check_summary(result: dict[str, Any], source: str, headings: Sequence[str] =
 # -- repair: what the writer drops before a summary is stored ---------------------------------------------
 
 
-def stray_characters(text: str, source: str) -> list[str]:
+def stray_characters(text: str, source: str | Source) -> list[str]:
     """Han or kana characters in ``text`` that ``source`` never uses: a small model's slips ("8小时")."""
-    used = set(_STRAY.findall(source))
+    used = _source(source).scripts
     return sorted({ch for ch in _STRAY.findall(text) if ch not in used})
 
 
-def supported_sentences(text: str, source: str) -> str:
+def supported_sentences(text: str, source: str | Source) -> str:
     """``text`` without the sentences that state a number ``source`` does not, or slip into another script,
     and without a last sentence cut off mid-way (a reply closed early) when a whole one comes before it."""
+    source = _source(source)
     kept = [
         s.strip()
         for s in SENTENCE_END.split(text.replace("\ufffd", ""))
-        if s.strip() and not unsupported_numbers(s, [source]) and not stray_characters(s, source)
+        if s.strip() and not source.numbers.unsupported(s) and not stray_characters(s, source)
     ]
     if len(kept) > 1 and not _ENDED.search(kept[-1]):
         kept.pop()
     return " ".join(kept)
 
 
-def usable_points(points: Sequence[str], source: str, language: str) -> list[str]:
+def usable_points(points: Sequence[str], source: str | Source, language: str) -> list[str]:
     """Key points that are complete sentences, state no number the source lacks, and repeat no earlier one."""
+    source = _source(source)
     kept: list[str] = []
     for point in points:
         if not is_sentence(point, language) or supported_sentences(point, source) != point.strip():

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 MAX_KEY_POINTS = 6
 MAP_KEY_POINTS = 4
 SECTION_KEY_CHARS = 60  # a heading in a sections reply's keys is cut to this
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 
 class SummarySection(BaseModel):
@@ -230,7 +230,7 @@ def _clean_text(text: str) -> str:
     text = " ".join(text.split())
     seen: set[str] = set()
     kept: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in SENTENCE_END.split(text):
         key = sentence.strip().lower()
         if not key or key in seen:
             continue

@@ -245,7 +245,7 @@ class SummaryWriter:
         notes, summaries = reply
         out = []
         for i, (section, summary) in enumerate(zip(sections, summaries, strict=True)):
-            written = summary or truncate_words(texts[i], SECTION_WORDS)
+            written = summary or opening_words(section.heading, section.chunks[0].text)
             points = notes.key_points if i == 0 and not final else []
             out.append(
                 SectionNote(
@@ -398,6 +398,11 @@ def _calls(sections: list[Section], group: list[int]) -> int:
     """Model calls a group's map step takes (a long section: one a chunk, and one to merge them)."""
     chunks = len(sections[group[0]].chunks)
     return 1 if len(group) > 1 or chunks == 1 else chunks + 1
+
+
+def opening_words(heading: str, text: str) -> str:
+    """What stands in for a section's summary when the model gave none: its opening words."""
+    return truncate_words(_body(heading, text), SECTION_WORDS)
 
 
 def _body(heading: str, text: str) -> str:
